@@ -14,7 +14,9 @@ DEFAULT_TELNYX_BASE_URL = "https://api.telnyx.com/v2"
 class Settings(BaseSettings):
     """Every knob of the gateway; each is documented in the README's settings table."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # Serving
     host: str = "127.0.0.1"
@@ -58,6 +60,19 @@ class Settings(BaseSettings):
 
     # Cross-replica coherence
     redis_url: str | None = None
+
+    # Telemetry: the standard OpenTelemetry variables, read here and nowhere else.
+    otel_service_name: str = Field(
+        default="telnyx-messaging-gateway", validation_alias="OTEL_SERVICE_NAME"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_traces_exporter: str = Field(default="otlp", validation_alias="OTEL_TRACES_EXPORTER")
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Settings:

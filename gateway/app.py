@@ -1,0 +1,129 @@
+"""`create_app`: the one place where the parts of the gateway meet."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.cache import TenantCache
+from gateway.config import Settings
+from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry, build_telemetry
+from gateway.telnyx.client import TelnyxClient, build_http_client
+from gateway.telnyx.service import TelnyxService, Ttl
+from gateway.tenancy import Tenant, TenantRegistry
+from schema import create_graphql_app
+
+DEMO_TENANT_ID = "demo"
+DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"  # noqa: S105  -- a simulator account
+SIMULATOR_BASE_URL = "http://simulator.internal/v2"
+# Health and metrics are polled constantly; tracing them would drown the real traffic.
+UNTRACED_PATHS = "healthz,readyz,metrics"
+
+
+def load_tenants(settings: Settings) -> TenantRegistry:
+    """The tenants file's registry, or the single demo tenant in demo mode."""
+    if settings.tenants_file is not None:
+        return TenantRegistry.from_file(settings.tenants_file)
+    return TenantRegistry.from_tokens(
+        [(Tenant(DEMO_TENANT_ID, SecretStr(DEMO_TELNYX_KEY)), settings.demo_token)]
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    tenants: TenantRegistry | None = None,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
+    """Build the gateway. Tests inject the upstream transport, the tenants and telemetry."""
+    telemetry = telemetry or build_telemetry(settings)
+    tenants = tenants or load_tenants(settings)
+    base_url = settings.base_url
+    if upstream_transport is None and settings.is_demo:
+        # Imported here so that a production gateway never loads the simulator.
+        from gateway.simulator import Simulator
+
+        upstream_transport = httpx.ASGITransport(app=Simulator().app)
+        base_url = SIMULATOR_BASE_URL
+    http = build_http_client(settings, transport=upstream_transport)
+    client = TelnyxClient(
+        http,
+        base_url=base_url,
+        max_retries=settings.upstream_max_retries,
+        deadline=settings.upstream_deadline,
+        max_retry_delay=settings.upstream_max_retry_delay,
+        tenant_concurrency=settings.tenant_upstream_concurrency,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+    cache = TenantCache(
+        max_entries=settings.cache_max_entries, stale_window=settings.cache_stale_if_error
+    )
+    service = TelnyxService(
+        client,
+        cache,
+        ttl=Ttl(
+            profiles=settings.cache_ttl_profiles,
+            short_codes=settings.cache_ttl_short_codes,
+            phone_numbers=settings.cache_ttl_phone_numbers,
+        ),
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        checks = {"tenants": len(tenants) > 0, "upstream_client": not http.is_closed}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    async def metrics(_: Request) -> Response:
+        return Response(telemetry.metrics_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await http.aclose()
+            telemetry.shutdown()
+
+    graphql = create_graphql_app(
+        service, tenants, settings, tracer_provider=telemetry.tracer_provider
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        middleware=[
+            Middleware(
+                OpenTelemetryMiddleware,
+                excluded_urls=UNTRACED_PATHS,
+                tracer_provider=telemetry.tracer_provider,
+                meter_provider=telemetry.meter_provider,
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.cache = cache
+    app.state.telemetry = telemetry
+    return app

@@ -1,0 +1,360 @@
+"""The Telnyx service: one method per operation, reads through the tenant cache, writes
+followed by the invalidation of everything they changed (for the writing tenant only).
+
+Both faces use this module and nothing below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from opentelemetry import metrics, trace
+
+from gateway.cache import Key, Outcome, TenantCache
+from gateway.errors import UpstreamUnavailableError
+from gateway.telnyx.client import Fetched, TelnyxClient
+from gateway.telnyx.models import (
+    CreateMessagingProfileRequest,
+    Data,
+    MessagingProfile,
+    Page,
+    PhoneNumberWithMessagingSettings,
+    ShortCode,
+    UpdateMessagingProfileRequest,
+    UpdatePhoneNumberMessagingRequest,
+    UpdateShortCodeRequest,
+)
+from gateway.tenancy import Tenant
+
+T = TypeVar("T")
+
+# Cache kinds. A kind names one read operation; its scope is the id it is about.
+PROFILE = "messaging_profile"
+PROFILES = "messaging_profiles"
+PROFILE_PHONE_NUMBERS = "messaging_profile.phone_numbers"
+PROFILE_SHORT_CODES = "messaging_profile.short_codes"
+SHORT_CODE = "short_code"
+SHORT_CODES = "short_codes"
+PHONE_NUMBER = "phone_number"
+PHONE_NUMBERS = "phone_numbers"
+
+
+@dataclass(frozen=True, slots=True)
+class Ttl:
+    """Seconds a read stays fresh, by resource family."""
+
+    profiles: float = 30.0
+    short_codes: float = 30.0
+    phone_numbers: float = 30.0
+
+
+@dataclass(slots=True)
+class Caller:
+    """One inbound request's view of the service: who calls, and how its reads were served."""
+
+    tenant: Tenant
+    no_cache: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return Outcome.STALE in self.outcomes
+
+    @property
+    def cached(self) -> bool:
+        """Whether every read of the request was served without a new upstream call."""
+        return bool(self.outcomes) and all(
+            outcome in (Outcome.HIT, Outcome.STALE) for outcome in self.outcomes
+        )
+
+
+class TelnyxService:
+    """Cached reads and invalidating writes over a `TelnyxClient`."""
+
+    def __init__(
+        self,
+        client: TelnyxClient,
+        cache: TenantCache,
+        *,
+        ttl: Ttl | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self._client = client
+        self._cache = cache
+        self._ttl = ttl or Ttl()
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(__name__, meter_provider=meter_provider)
+        self._cache_reads = meter.create_counter(
+            "gateway.cache.reads",
+            unit="{read}",
+            description="Upstream reads by cache outcome (hit, miss, stale, coalesced, bypass).",
+        )
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def _read(
+        self,
+        caller: Caller,
+        operation: str,
+        kind: str,
+        scope: str | None,
+        params: tuple[Hashable, ...],
+        ttl: float,
+        load: Callable[[], Awaitable[Fetched[T]]],
+    ) -> Fetched[T]:
+        tenant = caller.tenant
+        with self._tracer.start_as_current_span(
+            f"telnyx.{operation}", kind=trace.SpanKind.INTERNAL
+        ) as span:
+            span.set_attribute("telnyx.operation", operation)
+            span.set_attribute("gateway.tenant.id", tenant.id)
+            value, outcome = await self._cache.get(
+                Key(tenant.id, kind, scope, params),
+                load,
+                ttl=ttl,
+                bypass=caller.no_cache,
+                stale_on=(UpstreamUnavailableError,),
+            )
+            span.set_attribute("gateway.cache.outcome", outcome.value)
+            caller.outcomes.append(outcome)
+            self._cache_reads.add(1, {"telnyx.operation": operation, "outcome": outcome.value})
+            return value
+
+    async def list_messaging_profiles(
+        self,
+        caller: Caller,
+        *,
+        page: int = 1,
+        size: int = 20,
+        name: str | None = None,
+        name_eq: str | None = None,
+        name_contains: str | None = None,
+    ) -> Fetched[Page[MessagingProfile]]:
+        return await self._read(
+            caller,
+            "list_messaging_profiles",
+            PROFILES,
+            None,
+            (page, size, name, name_eq, name_contains),
+            self._ttl.profiles,
+            lambda: self._client.list_messaging_profiles(
+                caller.tenant,
+                page=page,
+                size=size,
+                name=name,
+                name_eq=name_eq,
+                name_contains=name_contains,
+            ),
+        )
+
+    async def retrieve_messaging_profile(
+        self, caller: Caller, profile_id: str
+    ) -> Fetched[Data[MessagingProfile]]:
+        return await self._read(
+            caller,
+            "retrieve_messaging_profile",
+            PROFILE,
+            profile_id,
+            (),
+            self._ttl.profiles,
+            lambda: self._client.retrieve_messaging_profile(caller.tenant, profile_id),
+        )
+
+    async def list_profile_phone_numbers(
+        self, caller: Caller, profile_id: str, *, page: int = 1, size: int = 20
+    ) -> Fetched[Page[PhoneNumberWithMessagingSettings]]:
+        return await self._read(
+            caller,
+            "list_profile_phone_numbers",
+            PROFILE_PHONE_NUMBERS,
+            profile_id,
+            (page, size),
+            self._ttl.phone_numbers,
+            lambda: self._client.list_profile_phone_numbers(
+                caller.tenant, profile_id, page=page, size=size
+            ),
+        )
+
+    async def list_profile_short_codes(
+        self, caller: Caller, profile_id: str, *, page: int = 1, size: int = 20
+    ) -> Fetched[Page[ShortCode]]:
+        return await self._read(
+            caller,
+            "list_profile_short_codes",
+            PROFILE_SHORT_CODES,
+            profile_id,
+            (page, size),
+            self._ttl.short_codes,
+            lambda: self._client.list_profile_short_codes(
+                caller.tenant, profile_id, page=page, size=size
+            ),
+        )
+
+    async def list_short_codes(
+        self,
+        caller: Caller,
+        *,
+        page: int = 1,
+        size: int = 20,
+        messaging_profile_id: str | None = None,
+    ) -> Fetched[Page[ShortCode]]:
+        return await self._read(
+            caller,
+            "list_short_codes",
+            SHORT_CODES,
+            None,
+            (page, size, messaging_profile_id),
+            self._ttl.short_codes,
+            lambda: self._client.list_short_codes(
+                caller.tenant, page=page, size=size, messaging_profile_id=messaging_profile_id
+            ),
+        )
+
+    async def retrieve_short_code(
+        self, caller: Caller, short_code_id: str
+    ) -> Fetched[Data[ShortCode]]:
+        return await self._read(
+            caller,
+            "retrieve_short_code",
+            SHORT_CODE,
+            short_code_id,
+            (),
+            self._ttl.short_codes,
+            lambda: self._client.retrieve_short_code(caller.tenant, short_code_id),
+        )
+
+    async def list_phone_numbers(
+        self,
+        caller: Caller,
+        *,
+        page: int = 1,
+        size: int = 20,
+        messaging_profile_id: str | None = None,
+        phone_number: str | None = None,
+        phone_number_contains: str | None = None,
+        type: str | None = None,  # noqa: A002  -- Telnyx's own filter name
+        sort: str | None = None,
+    ) -> Fetched[Page[PhoneNumberWithMessagingSettings]]:
+        return await self._read(
+            caller,
+            "list_phone_numbers",
+            PHONE_NUMBERS,
+            None,
+            (page, size, messaging_profile_id, phone_number, phone_number_contains, type, sort),
+            self._ttl.phone_numbers,
+            lambda: self._client.list_phone_numbers(
+                caller.tenant,
+                page=page,
+                size=size,
+                messaging_profile_id=messaging_profile_id,
+                phone_number=phone_number,
+                phone_number_contains=phone_number_contains,
+                type=type,
+                sort=sort,
+            ),
+        )
+
+    async def retrieve_phone_number_messaging(
+        self, caller: Caller, phone_number_id: str
+    ) -> Fetched[Data[PhoneNumberWithMessagingSettings]]:
+        return await self._read(
+            caller,
+            "retrieve_phone_number_messaging",
+            PHONE_NUMBER,
+            phone_number_id,
+            (),
+            self._ttl.phone_numbers,
+            lambda: self._client.retrieve_phone_number_messaging(caller.tenant, phone_number_id),
+        )
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def _write(
+        self,
+        caller: Caller,
+        operation: str,
+        call: Callable[[], Awaitable[Fetched[T]]],
+        evict: tuple[tuple[str, str | None], ...],
+    ) -> Fetched[T]:
+        tenant = caller.tenant
+        with self._tracer.start_as_current_span(
+            f"telnyx.{operation}",
+            kind=trace.SpanKind.INTERNAL,
+            attributes={"telnyx.operation": operation, "gateway.tenant.id": tenant.id},
+        ):
+            try:
+                return await call()
+            finally:
+                # Also after a failure: a timed-out write may still have been applied.
+                for kind, scope in evict:
+                    self._cache.invalidate(tenant.id, kind, scope)
+
+    async def create_messaging_profile(
+        self, caller: Caller, body: CreateMessagingProfileRequest
+    ) -> Fetched[Data[MessagingProfile]]:
+        return await self._write(
+            caller,
+            "create_messaging_profile",
+            lambda: self._client.create_messaging_profile(caller.tenant, body),
+            ((PROFILES, None),),
+        )
+
+    async def update_messaging_profile(
+        self, caller: Caller, profile_id: str, body: UpdateMessagingProfileRequest
+    ) -> Fetched[Data[MessagingProfile]]:
+        return await self._write(
+            caller,
+            "update_messaging_profile",
+            lambda: self._client.update_messaging_profile(caller.tenant, profile_id, body),
+            ((PROFILE, profile_id), (PROFILES, None)),
+        )
+
+    async def delete_messaging_profile(
+        self, caller: Caller, profile_id: str
+    ) -> Fetched[Data[MessagingProfile]]:
+        return await self._write(
+            caller,
+            "delete_messaging_profile",
+            lambda: self._client.delete_messaging_profile(caller.tenant, profile_id),
+            # Telnyx unassigns the profile's numbers and short codes: every view of them changed.
+            (
+                (PROFILE, profile_id),
+                (PROFILES, None),
+                (PROFILE_PHONE_NUMBERS, profile_id),
+                (PROFILE_SHORT_CODES, profile_id),
+                (SHORT_CODE, None),
+                (SHORT_CODES, None),
+                (PHONE_NUMBER, None),
+                (PHONE_NUMBERS, None),
+            ),
+        )
+
+    async def update_short_code(
+        self, caller: Caller, short_code_id: str, body: UpdateShortCodeRequest
+    ) -> Fetched[Data[ShortCode]]:
+        return await self._write(
+            caller,
+            "update_short_code",
+            lambda: self._client.update_short_code(caller.tenant, short_code_id, body),
+            # The old profile is not in the response, so every profile's nested list goes.
+            ((SHORT_CODE, short_code_id), (SHORT_CODES, None), (PROFILE_SHORT_CODES, None)),
+        )
+
+    async def update_phone_number_messaging(
+        self, caller: Caller, phone_number_id: str, body: UpdatePhoneNumberMessagingRequest
+    ) -> Fetched[Data[PhoneNumberWithMessagingSettings]]:
+        return await self._write(
+            caller,
+            "update_phone_number_messaging",
+            lambda: self._client.update_phone_number_messaging(
+                caller.tenant, phone_number_id, body
+            ),
+            (
+                (PHONE_NUMBER, phone_number_id),
+                (PHONE_NUMBERS, None),
+                (PROFILE_PHONE_NUMBERS, None),
+            ),
+        )

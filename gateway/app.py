@@ -23,7 +23,7 @@ from gateway.tenancy import Tenant, TenantRegistry
 from schema import create_graphql_app
 
 DEMO_TENANT_ID = "demo"
-DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"  # noqa: S105  -- a simulator account
+DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"
 SIMULATOR_BASE_URL = "http://simulator.internal/v2"
 # Health and metrics are polled constantly; tracing them would drown the real traffic.
 UNTRACED_PATHS = "healthz,readyz,metrics"

@@ -141,9 +141,7 @@ class TenantCache:
 
         def matches(key: Key) -> bool:
             return (
-                key.tenant == tenant
-                and key.kind == kind
-                and (scope is None or key.scope == scope)
+                key.tenant == tenant and key.kind == kind and (scope is None or key.scope == scope)
             )
 
         for key in [key for key in self._inflight if matches(key)]:

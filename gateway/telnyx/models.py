@@ -200,9 +200,7 @@ def _webhook_api_version(value: str | None) -> str | None:
 
 
 Country = Annotated[str, _check(COUNTRY_OR_ALL, "must be an ISO 3166-1 alpha-2 code or *")]
-AlphaSender = Annotated[
-    str | None, _check(ALPHA_SENDER, "must be 1-11 letters, digits or spaces")
-]
+AlphaSender = Annotated[str | None, _check(ALPHA_SENDER, "must be 1-11 letters, digits or spaces")]
 SpendLimit = Annotated[str, _check(SPEND_LIMIT, "must be a decimal amount such as 10.00")]
 Url = Annotated[str | None, AfterValidator(_url_or_empty)]
 WebhookApiVersion = Annotated[str, AfterValidator(_webhook_api_version)]

@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from gateway.telnyx.client import Fetched, TelnyxClient
 from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.errors import UpstreamUnavailableError
-from gateway.telnyx.client import Fetched, TelnyxClient
 from gateway.telnyx.models import (
     CreateMessagingProfileRequest,
     Data,
@@ -235,7 +235,7 @@ class TelnyxService:
         messaging_profile_id: str | None = None,
         phone_number: str | None = None,
         phone_number_contains: str | None = None,
-        type: str | None = None,  # noqa: A002  -- Telnyx's own filter name
+        type: str | None = None,
         sort: str | None = None,
     ) -> Fetched[Page[PhoneNumberWithMessagingSettings]]:
         return await self._read(

@@ -1,0 +1,106 @@
+"""Command line: ``python -m gateway serve | simulate | export-schema | new-token``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+from gateway.config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GATEWAY_{'_'.join(str(p) for p in error['loc']).upper() or 'SETTINGS'}: "
+            f"{error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        sys.exit(f"invalid settings: {problems}")
+
+
+def serve() -> None:
+    import uvicorn
+
+    from gateway.app import DEMO_TENANT_ID, create_app
+    from gateway.telemetry import configure_logging
+    from gateway.tenancy import TenantsFileError
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except TenantsFileError as exc:
+        sys.exit(str(exc))
+    if settings.is_demo:
+        url = f"http://{settings.host}:{settings.port}"
+        query = (
+            '{"query":"{ messagingProfiles(first: 2) { totalCount edges { node { id name '
+            "phoneNumbers(first: 3) { edges { node { phoneNumber type } } } "
+            'shortCodes { edges { node { shortCode } } } } } } }"}'
+        )
+        print(
+            f"Demo mode: tenant {DEMO_TENANT_ID!r} on the embedded Telnyx simulator.\n"
+            f"  GraphiQL:   {url}/graphql\n"
+            f"  Token:      {settings.demo_token}\n"
+            f"  Try:        curl -s {url}/graphql -H 'Authorization: Bearer "
+            f"{settings.demo_token}' -H 'Content-Type: application/json' -d '{query}'\n",
+            flush=True,
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_period,
+    )
+
+
+def simulate(port: int, host: str, latency: float) -> None:
+    from gateway.simulator import run
+
+    run(host=host, port=port, latency=latency)
+
+
+def export_schema() -> None:
+    from schema import sdl
+
+    sys.stdout.write(sdl())
+
+
+def new_token() -> None:
+    from gateway.tenancy import new_token as make
+
+    token, digest = make()
+    print(f"token:        {token}\ntoken_sha256: {digest}")
+    print("Give the token to the caller; put only token_sha256 in the tenants file.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the gateway (settings from GATEWAY_* variables)")
+    simulator = commands.add_parser("simulate", help="serve the Telnyx simulator alone")
+    simulator.add_argument("--port", type=int, default=12111)
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--latency", type=float, default=0.0, help="seconds added per call")
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    commands.add_parser("new-token", help="print a new random tenant token and its sha256")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve()
+    elif args.command == "simulate":
+        simulate(args.port, args.host, args.latency)
+    elif args.command == "export-schema":
+        export_schema()
+    else:
+        new_token()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Upstream failures translated into the GatewayError tree: the client's one error edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import httpx
+from pydantic import ValidationError
+
+from gateway.errors import (
+    ErrorDetail,
+    InvalidRequestError,
+    NotFoundError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimitedError,
+    UpstreamRejectedError,
+    UpstreamUnavailableError,
+)
+from gateway.telnyx.models import ERRORS
+from gateway.telnyx.retry import parse_retry_after
+
+REDACTED = "[redacted]"
+
+
+def error_for_response(
+    operation: str, response: httpx.Response, *, secret: str, now: float
+) -> UpstreamError:
+    """The error for a non-2xx answer, with Telnyx's error entries kept."""
+    status = response.status_code
+    errors = error_details(response, secret=secret)
+    kind: type[UpstreamError]
+    if status in (401, 403):
+        kind = UpstreamAuthError
+    elif status == 404:
+        kind = NotFoundError
+    elif status in (400, 422):
+        kind = InvalidRequestError
+    elif status == 429:
+        return UpstreamRateLimitedError(
+            operation, status=status, errors=errors, retry_after=_retry_after(response, now)
+        )
+    elif status >= 500:
+        kind = UpstreamUnavailableError
+    elif status >= 400:
+        kind = UpstreamRejectedError
+    else:
+        kind = UpstreamError  # a 1xx or 3xx: Telnyx sends neither, so nothing more specific fits
+    return kind(operation, status=status, errors=errors)
+
+
+def error_details(response: httpx.Response, *, secret: str) -> tuple[ErrorDetail, ...]:
+    """Telnyx's `errors` entries; one generic entry when the body is not that envelope."""
+    status = response.status_code
+    title = response.reason_phrase or f"HTTP {status}"
+    try:
+        entries = ERRORS.validate_json(response.content).errors
+    except ValidationError:
+        entries = []
+    if not entries:
+        return (ErrorDetail(code=str(status), title=title),)
+    # An upstream that echoes the request back must not smuggle the key into our errors.
+    return tuple(
+        ErrorDetail(
+            code=_redact(entry.code or str(status), secret),
+            title=_redact(entry.title or title, secret),
+            detail=_redact(entry.detail, secret),
+            pointer=_redact(entry.source.pointer if entry.source else None, secret),
+            parameter=_redact(entry.source.parameter if entry.source else None, secret),
+            meta=_redact(dict(entry.meta or {}), secret),
+        )
+        for entry in entries
+    )
+
+
+def error_for_exception(operation: str, exc: httpx.RequestError) -> UpstreamUnavailableError:
+    """The error for a request that got no answer."""
+    name = type(exc).__name__
+    if isinstance(exc.__cause__, aiohttp.ClientError):
+        name = f"{name} ({type(exc.__cause__).__name__})"
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "transport error"
+    return UpstreamUnavailableError(operation, reason=f"{what}: {name}")
+
+
+def deadline_error(operation: str, deadline: float) -> UpstreamUnavailableError:
+    return UpstreamUnavailableError(operation, reason=f"deadline of {deadline:g} s exceeded")
+
+
+def scrubbed(exc: httpx.RequestError, *, secret: str) -> httpx.RequestError:
+    """A copy to chain as `__cause__`: same type and message, but no request (which holds
+    the key in its headers), no traceback (whose frames hold it too) and no cause."""
+    return type(exc)(_redact(str(exc), secret))
+
+
+def error_type(exc: BaseException) -> str:
+    """`error.type` for telemetry: the exception's qualified class name."""
+    kind = type(exc)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    delay = parse_retry_after(response.headers, now=now)
+    if delay is not None and delay > 0:
+        return delay
+    # Telnyx documents no Retry-After, but sends the seconds until its window resets.
+    try:
+        reset = float(response.headers.get("x-ratelimit-reset", ""))
+    except ValueError:
+        return None
+    return reset if 0 < reset < float("inf") else None
+
+
+def _redact(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, REDACTED) if secret else value
+    if isinstance(value, dict):
+        return {_redact(k, secret): _redact(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, secret) for item in value]
+    return value

@@ -1,0 +1,140 @@
+"""Tenants file loading and bearer-token authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from gateway.errors import AuthenticationError
+from gateway.tenancy import Tenant, TenantRegistry, TenantsFileError, new_token
+
+TOKEN = "s3cret-token-acme"
+KEY = "KEYacme-telnyx-key"
+KEY_SECRET = SecretStr(KEY)
+
+
+def sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def write(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_valid_file_maps_each_token_to_its_tenant_and_key(tmp_path: Path) -> None:
+    (tmp_path / "globex.key").write_text("KEYglobex-from-file\n")
+    path = write(
+        tmp_path,
+        {
+            "tenants": [
+                {"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": KEY},
+                {
+                    "id": "globex",
+                    "token_sha256": sha("other"),
+                    "telnyx_api_key_file": "globex.key",
+                },
+            ]
+        },
+    )
+    registry = TenantRegistry.from_file(path)
+    acme = registry.authenticate(f"Bearer {TOKEN}")
+    globex = registry.authenticate("bearer other")
+    assert (acme.id, acme.telnyx_api_key.get_secret_value()) == ("acme", KEY)
+    assert (globex.id, globex.telnyx_api_key.get_secret_value()) == (
+        "globex",
+        "KEYglobex-from-file",
+    )
+    assert KEY not in repr(acme)
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Bearer ", "Basic abc", f"Token {TOKEN}", "Bearer wrong"]
+)
+def test_missing_malformed_or_unknown_tokens_are_refused(header: str | None) -> None:
+    registry = TenantRegistry.from_tokens([(Tenant("acme", KEY_SECRET), TOKEN)])
+    with pytest.raises(AuthenticationError) as caught:
+        registry.authenticate(header)
+    assert str(caught.value) == "A valid bearer token is required."
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"tenants": []}, "tenants: List should have at least 1 item after validation"),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": "abc", "telnyx_api_key": KEY}]},
+            "tenants.0.token_sha256: String should match pattern '^[0-9a-fA-F]{64}$'",
+        ),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN)}]},
+            "tenants.0: Value error, give exactly one of telnyx_api_key and telnyx_api_key_file",
+        ),
+        (
+            {
+                "tenants": [
+                    {"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": KEY},
+                    {"id": "acme", "token_sha256": sha("x"), "telnyx_api_key": "KEYx"},
+                ]
+            },
+            "tenant id 'acme' appears twice",
+        ),
+        (
+            {
+                "tenants": [
+                    {"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": KEY},
+                    {"id": "globex", "token_sha256": sha(TOKEN), "telnyx_api_key": "KEYx"},
+                ]
+            },
+            "tenant 'globex' shares its token hash with another",
+        ),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": ""}]},
+            "tenants.0: the Telnyx key is empty",
+        ),
+    ],
+)
+def test_invalid_files_name_the_problem_and_never_a_secret(
+    tmp_path: Path, document: object, problem: str
+) -> None:
+    path = write(tmp_path, document)
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert problem in str(caught.value)
+    assert KEY not in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_an_unreadable_key_file_or_tenants_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TenantsFileError, match="cannot read tenants file .*missing.json"):
+        TenantRegistry.from_file(tmp_path / "missing.json")
+    path = write(
+        tmp_path,
+        {"tenants": [{"id": "a", "token_sha256": sha(TOKEN), "telnyx_api_key_file": "nope"}]},
+    )
+    with pytest.raises(TenantsFileError, match=r"tenants\.0\.telnyx_api_key_file: cannot read"):
+        TenantRegistry.from_file(path)
+
+
+def test_a_file_that_is_not_json_says_so_without_echoing_it(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.json"
+    path.write_text(f'{{"tenants": [{{"telnyx_api_key": "{KEY}"')
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert "Invalid JSON" in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_new_token_returns_a_token_and_its_sha256() -> None:
+    token, digest = new_token()
+    assert len(token) >= 40
+    assert digest == sha(token)
+    registry = TenantRegistry(
+        [(Tenant("acme", KEY_SECRET), bytes.fromhex(digest))],
+    )
+    assert registry.authenticate(f"Bearer {token}").id == "acme"

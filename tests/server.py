@@ -20,7 +20,10 @@ def serve(app: ASGIApplication, *, lifespan: str = "auto") -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", lifespan=lifespan, access_log=False  # type: ignore[arg-type]
+        app,
+        log_level="warning",
+        lifespan=lifespan,
+        access_log=False,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -35,7 +35,7 @@ class Loader:
         return self.value
 
 
-class Unavailable(Exception):
+class UnavailableError(Exception):
     pass
 
 
@@ -76,13 +76,13 @@ async def test_concurrent_identical_reads_make_one_call() -> None:
 
 async def test_a_failure_reaches_every_waiter_and_is_not_cached() -> None:
     cache = make(Clock())
-    load = Loader(error=Unavailable("down"))
+    load = Loader(error=UnavailableError("down"))
     load.gate = asyncio.Event()
     tasks = [asyncio.create_task(cache.get(KEY, load, ttl=30)) for _ in range(3)]
     await asyncio.sleep(0)
     load.gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    assert [type(result) for result in results] == [Unavailable] * 3
+    assert [type(result) for result in results] == [UnavailableError] * 3
     assert load.calls == 1
     load.error = None
     assert await cache.get(KEY, load, ttl=30) == ("v", Outcome.MISS)
@@ -110,15 +110,15 @@ async def test_stale_if_error_serves_an_expired_entry_inside_the_window_only() -
     clock = Clock()
     cache = make(clock, stale=60)
     await cache.get(KEY, Loader("old"), ttl=30)
-    failing = Loader(error=Unavailable("down"))
+    failing = Loader(error=UnavailableError("down"))
     clock.now += 30 + 59
-    assert await cache.get(KEY, failing, ttl=30, stale_on=(Unavailable,)) == (
+    assert await cache.get(KEY, failing, ttl=30, stale_on=(UnavailableError,)) == (
         "old",
         Outcome.STALE,
     )
     clock.now += 2
-    with pytest.raises(Unavailable):
-        await cache.get(KEY, failing, ttl=30, stale_on=(Unavailable,))
+    with pytest.raises(UnavailableError):
+        await cache.get(KEY, failing, ttl=30, stale_on=(UnavailableError,))
 
 
 async def test_errors_not_listed_as_stale_on_propagate() -> None:
@@ -127,7 +127,7 @@ async def test_errors_not_listed_as_stale_on_propagate() -> None:
     await cache.get(KEY, Loader("old"), ttl=30)
     clock.now += 31
     with pytest.raises(KeyError):
-        await cache.get(KEY, Loader(error=KeyError("x")), ttl=30, stale_on=(Unavailable,))
+        await cache.get(KEY, Loader(error=KeyError("x")), ttl=30, stale_on=(UnavailableError,))
 
 
 async def test_bypass_reads_upstream_and_refreshes_the_entry() -> None:

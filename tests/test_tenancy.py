@@ -111,7 +111,7 @@ def test_invalid_files_name_the_problem_and_never_a_secret(
 
 
 def test_an_unreadable_key_file_or_tenants_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(TenantsFileError, match="cannot read tenants file .*missing.json"):
+    with pytest.raises(TenantsFileError, match=r"cannot read tenants file .*missing\.json"):
         TenantRegistry.from_file(tmp_path / "missing.json")
     path = write(
         tmp_path,

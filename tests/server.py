@@ -7,24 +7,20 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 import uvicorn
-from uvicorn._types import ASGIApplication
+from starlette.types import ASGIApp
 
 
 @contextlib.contextmanager
-def serve(app: ASGIApplication, *, lifespan: str = "auto") -> Iterator[str]:
+def serve(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto") -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT``) while the app is served."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan=lifespan,
-        access_log=False,  # type: ignore[arg-type]
-    )
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.simulator.store import Account, timestamp
+from gateway.simulator.store import JSON, Account, timestamp
 
 SEED_PROFILE_NAMES = ("Alerts", "Marketing", "Support")
 SEED_PROFILES = len(SEED_PROFILE_NAMES)
@@ -15,14 +15,16 @@ SEED_UNASSIGNED_PHONE_NUMBERS = 2
 SEED_UNASSIGNED_SHORT_CODES = 2
 SEED_PHONE_NUMBERS_PER_PROFILE = SEED_LONG_CODES_PER_PROFILE + SEED_TOLL_FREE_PER_PROFILE
 SEED_PHONE_NUMBERS = SEED_PROFILES * SEED_PHONE_NUMBERS_PER_PROFILE + SEED_UNASSIGNED_PHONE_NUMBERS
-SEED_LONG_CODES = SEED_PROFILES * SEED_LONG_CODES_PER_PROFILE + (SEED_UNASSIGNED_PHONE_NUMBERS + 1) // 2
+SEED_LONG_CODES = (
+    SEED_PROFILES * SEED_LONG_CODES_PER_PROFILE + (SEED_UNASSIGNED_PHONE_NUMBERS + 1) // 2
+)
 SEED_TOLL_FREE = SEED_PHONE_NUMBERS - SEED_LONG_CODES
 SEED_SHORT_CODES = SEED_PROFILES * SEED_SHORT_CODES_PER_PROFILE + SEED_UNASSIGNED_SHORT_CODES
 
 _EPOCH = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 # Each seeded profile shows off a different part of the schema.
-_PROFILE_EXTRAS = (
+_PROFILE_EXTRAS: tuple[JSON, ...] = (
     {
         "webhook_url": "https://hooks.example.com/alerts",
         "number_pool_settings": {

@@ -229,12 +229,16 @@ class Account:
         self, count: int, *, messaging_profile_id: str | None = None, number_type: str = "longcode"
     ) -> list[JSON]:
         return [
-            self.new_phone_number(number_type=number_type, messaging_profile_id=messaging_profile_id)
+            self.new_phone_number(
+                number_type=number_type, messaging_profile_id=messaging_profile_id
+            )
             for _ in range(count)
         ]
 
     def add_short_codes(self, count: int, *, messaging_profile_id: str | None = None) -> list[JSON]:
-        return [self.new_short_code(messaging_profile_id=messaging_profile_id) for _ in range(count)]
+        return [
+            self.new_short_code(messaging_profile_id=messaging_profile_id) for _ in range(count)
+        ]
 
 
 class Store:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.simulator.store import JSON
 
@@ -16,6 +18,19 @@ _ERROR_DOCS = "https://developers.telnyx.com/docs/overview/errors/"
 
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 250
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Endpoint) -> Route:
+    """One route per path, so a wrong method gets a 405 whose Allow header lists them all."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def json_response(
@@ -68,7 +83,9 @@ UNAUTHORIZED = Problem(
     "Authentication failed",
     "The required authentication headers were either invalid or not included in the request.",
 )
-NOT_FOUND = Problem("10005", "Resource not found", "The requested resource or URL could not be found.")
+NOT_FOUND = Problem(
+    "10005", "Resource not found", "The requested resource or URL could not be found."
+)
 INVALID_JSON = Problem("10023", "Invalid JSON", "The request body is not valid JSON.")
 UNEXPECTED = Problem("10007", "Unexpected error", "An unexpected error occured.")
 
@@ -106,7 +123,7 @@ def _page_value(
     raw = query.get(f"page[{name}]")
     if raw is None:
         return default, None
-    value = int(raw) if raw.strip().isdigit() else 0
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
     if value >= 1 and (maximum is None or value <= maximum):
         return value, None
     bound = f"between 1 and {maximum}" if maximum else "greater than or equal to 1"

@@ -96,7 +96,11 @@ def scrubbed(exc: httpx.RequestError, *, secret: str) -> httpx.RequestError:
 def error_type(exc: BaseException) -> str:
     """`error.type` for telemetry: the exception's qualified class name."""
     kind = type(exc)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _retry_after(response: httpx.Response, now: float) -> float | None:

@@ -62,25 +62,17 @@ class Instrumentation:
         resend_count: int,
     ) -> Iterator[Attempt]:
         """A CLIENT span around one attempt; injects `traceparent` into the request."""
-        url = request.url
-        attributes: dict[str, str | int] = {
-            "http.request.method": request.method,
-            "url.full": safe_url(url),
-            "server.address": url.host,
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
-            "telnyx.operation": operation,
-        }
-        if resend_count:
-            attributes["http.request.resend_count"] = resend_count
         name = f"{request.method} {route}" if route else request.method
-        labels = {"telnyx.operation": operation, "http.request.method": request.method}
+        labels: dict[str, str | int] = {
+            "telnyx.operation": operation,
+            "http.request.method": request.method,
+        }
         with self.tracer.start_as_current_span(
-            name,
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
+            name, kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False
         ) as span:
+            # Redacting the URL costs more than the rest of the attempt's bookkeeping.
+            if span.is_recording():
+                span.set_attributes(_attributes(request, operation, resend_count))
             propagate.inject(request.headers)
             record = Attempt()
             self.active.add(1, {"telnyx.operation": operation})
@@ -106,6 +98,20 @@ class Instrumentation:
             self.duration.record(time.perf_counter() - started, labels)
 
 
+def _attributes(request: httpx.Request, operation: str, resend_count: int) -> dict[str, str | int]:
+    url = request.url
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "url.full": safe_url(url),
+        "server.address": url.host,
+        "server.port": url.port or (443 if url.scheme == "https" else 80),
+        "telnyx.operation": operation,
+    }
+    if resend_count:
+        attributes["http.request.resend_count"] = resend_count
+    return attributes
+
+
 class Attempt:
     """What the caller learnt about the attempt: its status, or a better error name."""
 
@@ -122,7 +128,7 @@ def safe_url(url: httpx.URL) -> str:
         REDACTED if PHONE_NUMBER.fullmatch(unquote(segment)) else segment
         for segment in url.raw_path.split(b"?", 1)[0].decode("ascii").split("/")
     )
-    params = [
+    params: list[tuple[str, str | int | float | bool | None]] = [
         (key, REDACTED if key.startswith("filter[phone_number]") else value)
         for key, value in url.params.multi_items()
     ]

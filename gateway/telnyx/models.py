@@ -9,6 +9,7 @@ can be checked before anything is sent.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -207,7 +208,13 @@ WebhookApiVersion = Annotated[str, AfterValidator(_webhook_api_version)]
 Weight = Annotated[float, Field(ge=0)]
 
 
-class _Request(BaseModel):
+# A request body exactly as a caller wrote it (the REST face forwards these unvalidated).
+RawBody = Mapping[str, Any]
+
+
+class Request(BaseModel):
+    """A request body; `to_json` is what goes on the wire."""
+
     # Fields Telnyx adds before we model them are forwarded, not dropped.
     model_config = ConfigDict(extra="allow")
 
@@ -216,7 +223,7 @@ class _Request(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-class NumberPoolSettingsInput(_Request):
+class NumberPoolSettingsInput(Request):
     toll_free_weight: Weight
     long_code_weight: Weight
     skip_unhealthy: bool
@@ -224,14 +231,14 @@ class NumberPoolSettingsInput(_Request):
     geomatch: bool | None = None
 
 
-class UrlShortenerSettingsInput(_Request):
+class UrlShortenerSettingsInput(Request):
     domain: str = Field(min_length=1)
     prefix: str | None = None
     replace_blacklist_only: bool | None = None
     send_webhooks: bool | None = None
 
 
-class _ProfileFields(_Request):
+class _ProfileFields(Request):
     enabled: bool | None = None
     webhook_url: Url = None
     webhook_failover_url: Url = None
@@ -261,13 +268,13 @@ class UpdateMessagingProfileRequest(_ProfileFields):
     v1_secret: str | None = None
 
 
-class UpdateShortCodeRequest(_Request):
+class UpdateShortCodeRequest(Request):
     # null or "" unbinds the short code from its profile.
     messaging_profile_id: str | None
     tags: list[str] | None = None
 
 
-class UpdatePhoneNumberMessagingRequest(_Request):
+class UpdatePhoneNumberMessagingRequest(Request):
     # Omitted or null keeps the current profile; "" unassigns the number.
     messaging_profile_id: str | None = None
     messaging_product: str | None = None

@@ -80,7 +80,7 @@ def retry_delay(
     """Seconds to wait before the next attempt, after `retries_made` retries."""
     if server_delay is not None and 0 < server_delay <= MAX_SERVER_DELAY:
         return server_delay
-    backoff = min(INITIAL_RETRY_DELAY * 2 ** min(retries_made, 1000), max_delay)
+    backoff = min(INITIAL_RETRY_DELAY * 2.0 ** min(retries_made, 1000), max_delay)
     return max(backoff * (1 - 0.25 * random()), 0.0)
 
 

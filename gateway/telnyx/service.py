@@ -10,23 +10,26 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from gateway.telnyx.client import Fetched, TelnyxClient
 from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.errors import UpstreamUnavailableError
+from gateway.telnyx.client import Fetched, TelnyxClient
 from gateway.telnyx.models import (
     CreateMessagingProfileRequest,
     Data,
     MessagingProfile,
     Page,
     PhoneNumberWithMessagingSettings,
+    RawBody,
     ShortCode,
     UpdateMessagingProfileRequest,
     UpdatePhoneNumberMessagingRequest,
     UpdateShortCodeRequest,
 )
 from gateway.tenancy import Tenant
+
+__all__ = ["Caller", "Fetched", "TelnyxService", "Ttl"]
 
 T = TypeVar("T")
 
@@ -293,7 +296,7 @@ class TelnyxService:
                     self._cache.invalidate(tenant.id, kind, scope)
 
     async def create_messaging_profile(
-        self, caller: Caller, body: CreateMessagingProfileRequest
+        self, caller: Caller, body: CreateMessagingProfileRequest | RawBody
     ) -> Fetched[Data[MessagingProfile]]:
         return await self._write(
             caller,
@@ -303,7 +306,7 @@ class TelnyxService:
         )
 
     async def update_messaging_profile(
-        self, caller: Caller, profile_id: str, body: UpdateMessagingProfileRequest
+        self, caller: Caller, profile_id: str, body: UpdateMessagingProfileRequest | RawBody
     ) -> Fetched[Data[MessagingProfile]]:
         return await self._write(
             caller,
@@ -333,7 +336,7 @@ class TelnyxService:
         )
 
     async def update_short_code(
-        self, caller: Caller, short_code_id: str, body: UpdateShortCodeRequest
+        self, caller: Caller, short_code_id: str, body: UpdateShortCodeRequest | RawBody
     ) -> Fetched[Data[ShortCode]]:
         return await self._write(
             caller,
@@ -344,7 +347,10 @@ class TelnyxService:
         )
 
     async def update_phone_number_messaging(
-        self, caller: Caller, phone_number_id: str, body: UpdatePhoneNumberMessagingRequest
+        self,
+        caller: Caller,
+        phone_number_id: str,
+        body: UpdatePhoneNumberMessagingRequest | RawBody,
     ) -> Fetched[Data[PhoneNumberWithMessagingSettings]]:
         return await self._write(
             caller,

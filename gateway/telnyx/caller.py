@@ -1,0 +1,203 @@
+"""Sending one operation for a tenant: retries, deadline, per-tenant cap, telemetry, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
+
+from gateway import __version__
+from gateway.errors import UpstreamAuthError
+from gateway.telnyx.failure import (
+    deadline_error,
+    error_for_exception,
+    error_for_response,
+    scrubbed,
+)
+from gateway.telnyx.instrumentation import Instrumentation
+from gateway.telnyx.retry import (
+    error_is_retryable,
+    parse_retry_after,
+    response_is_retryable,
+    retry_delay,
+)
+from gateway.telnyx.transport import never_sent
+from gateway.tenancy import Tenant
+
+USER_AGENT = f"telnyx-messaging-gateway/{__version__}"
+# Visible ASCII only: anything else could not go in a header, and h11 would echo it in errors.
+KEY_SHAPE = re.compile(r"[\x21-\x7e]+")
+
+Params = Mapping[str, str | int | None]
+
+
+class _DeadlineExceededError(Exception):
+    """The call's overall deadline passed while waiting for a slot or an answer."""
+
+
+class UpstreamCaller:
+    """Sends operations for any tenant over one shared `httpx.AsyncClient`.
+
+    The tenant's key goes on each request; the shared client never holds one.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        max_retries: int = 2,
+        deadline: float = 20.0,
+        max_retry_delay: float = 8.0,
+        tenant_concurrency: int = 16,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._max_retries = max_retries
+        self._deadline = deadline
+        self._max_retry_delay = max_retry_delay
+        self._tenant_concurrency = tenant_concurrency
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._instruments = Instrumentation(tracer_provider, meter_provider)
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+
+    async def request(
+        self,
+        tenant: Tenant,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        route: str | None = None,
+    ) -> httpx.Response:
+        """Send one operation for `tenant`, with retries, and return its 2xx response.
+
+        `path` is relative to the base URL and already encoded; `route` is its template
+        (`/short_codes/{id}`), used to name spans. Raises an `UpstreamError` otherwise.
+        """
+        method = method.upper()
+        secret = tenant.telnyx_api_key.get_secret_value()
+        if not KEY_SHAPE.fullmatch(secret):
+            raise UpstreamAuthError(operation, reason="the tenant's Telnyx API key is malformed")
+        headers = {
+            "Authorization": f"Bearer {secret}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        content = None
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+            content = orjson.dumps(dict(json))
+        # Encoded once here: httpx's own param merging costs more than the rest of the call.
+        query = urlencode(
+            [(key, value) for key, value in (params or {}).items() if value is not None]
+        )
+        url = f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+        deadline = self._clock() + self._deadline
+        retries = 0
+        while True:
+            response: httpx.Response | None = None
+            failure: httpx.RequestError | None = None
+            request = self._http.build_request(method, url, content=content, headers=headers)
+            try:
+                response = await self._attempt(tenant, request, operation, route, retries, deadline)
+            except httpx.RequestError as exc:
+                failure = exc
+            except _DeadlineExceededError:
+                raise deadline_error(operation, self._deadline) from None
+
+            # Raised outside the except blocks, so no `__context__` drags the request along.
+            if response is not None:
+                if response.is_success:
+                    # The caller gets the answer; the key stays behind.
+                    response.request.headers.pop("Authorization", None)
+                    return response
+                retryable = response_is_retryable(method, response)
+                server_delay = parse_retry_after(response.headers, now=time.time())
+            else:
+                assert failure is not None  # noqa: S101  -- one of the two is always set
+                retryable = error_is_retryable(method, failure, never_sent)
+                server_delay = None
+            if retryable and retries < self._max_retries:
+                delay = retry_delay(
+                    retries,
+                    server_delay=server_delay,
+                    max_delay=self._max_retry_delay,
+                    random=self._random,
+                )
+                # A sleep that ends past the deadline leaves no time for the next attempt.
+                if self._clock() + delay < deadline:
+                    self._instruments.retried(operation)
+                    await self._sleep(delay)
+                    retries += 1
+                    continue
+            if response is not None:
+                raise error_for_response(operation, response, secret=secret, now=time.time())
+            assert failure is not None  # noqa: S101
+            raise error_for_exception(operation, failure) from scrubbed(failure, secret=secret)
+
+    async def _attempt(
+        self,
+        tenant: Tenant,
+        request: httpx.Request,
+        operation: str,
+        route: str | None,
+        resend_count: int,
+        deadline: float,
+    ) -> httpx.Response:
+        slot = self._slots.get(tenant.id)
+        if slot is None:
+            slot = self._slots[tenant.id] = asyncio.Semaphore(self._tenant_concurrency)
+        try:
+            async with asyncio.timeout(self._left(deadline)):
+                await slot.acquire()
+        except TimeoutError:
+            raise _DeadlineExceededError from None
+        try:
+            with self._instruments.attempt(
+                request, operation=operation, route=route, resend_count=resend_count
+            ) as record:
+                left = self._left(deadline)
+                request.extensions["timeout"] = _clamp(self._http.timeout, left)
+                scope = asyncio.timeout(left)
+                try:
+                    async with scope:
+                        response = await self._http.send(request)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise
+                    record.error_type = "deadline_exceeded"
+                    raise _DeadlineExceededError from None
+                record.status = response.status_code
+                return response
+        finally:
+            slot.release()
+
+    def _left(self, deadline: float) -> float:
+        return max(deadline - self._clock(), 0.0)
+
+
+def _clamp(timeout: httpx.Timeout, left: float) -> dict[str, float]:
+    """Each phase's timeout, cut to the time left before the deadline."""
+    return {
+        phase: left if limit is None else min(limit, left)
+        for phase, limit in timeout.as_dict().items()
+    }

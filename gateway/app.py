@@ -12,10 +12,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from gateway.cache import TenantCache
 from gateway.config import Settings
+from gateway.rest import create_rest_app
 from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry, build_telemetry
 from gateway.telnyx.client import TelnyxClient, build_http_client
 from gateway.telnyx.service import TelnyxService, Ttl
@@ -112,6 +113,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Mount("/v2", create_rest_app(service, tenants)),
         ],
         middleware=[
             Middleware(

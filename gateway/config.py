@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    shutdown_grace_period: float = Field(default=20.0, ge=0)
+    shutdown_grace_period: int = Field(default=20, ge=0)
 
     # Tenants and demo mode
     tenants_file: Path | None = None

@@ -2,18 +2,84 @@
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
+from starlette.applications import Starlette
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every coroutine test runs on asyncio through anyio's plugin (installed with httpx).
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.anyio)
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.simulator import Simulator
+from gateway.telemetry import build_telemetry
+from gateway.tenancy import Tenant, TenantRegistry
 
 
 @pytest.fixture
 def anyio_backend() -> str:
+    # Coroutine tests run through anyio's plugin in auto mode (pyproject.toml), on asyncio.
     return "asyncio"
+
+
+# --- the full stack: gateway over the in-process simulator, two tenants -------------------
+
+ALPHA_KEY = "KEYalpha00000000000000000000000"
+BETA_KEY = "KEYbeta000000000000000000000000"
+ALPHA_TOKEN = "alpha-token-0123456789"
+BETA_TOKEN = "beta-token-0123456789"
+GATEWAY_URL = "http://gateway.test"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(demo=True, graphiql=False, introspection=True, otel_sdk_disabled=True)
+
+
+@pytest.fixture
+def simulator() -> Simulator:
+    return Simulator()
+
+
+@pytest.fixture
+def tenants() -> TenantRegistry:
+    return TenantRegistry.from_tokens(
+        [
+            (Tenant("alpha", SecretStr(ALPHA_KEY)), ALPHA_TOKEN),
+            (Tenant("beta", SecretStr(BETA_KEY)), BETA_TOKEN),
+        ]
+    )
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def app(
+    settings: Settings,
+    simulator: Simulator,
+    tenants: TenantRegistry,
+    spans: InMemorySpanExporter,
+) -> Iterator[Starlette]:
+    telemetry = build_telemetry(settings, span_exporter=spans)
+    yield create_app(
+        settings,
+        upstream_transport=httpx.ASGITransport(app=simulator.app),
+        tenants=tenants,
+        telemetry=telemetry,
+    )
+    telemetry.shutdown()
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A caller of the gateway, authenticated as tenant alpha."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=GATEWAY_URL,
+        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
+    ) as client:
+        yield client

@@ -1,0 +1,77 @@
+"""`build_schema` and `sdl`: the schema, its limits and caches, assembled once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from opentelemetry import trace
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from schema.errors import ErrorTranslation, log_unexpected
+from schema.extensions import CacheReport, OperationSpan
+from schema.mutation import Mutation
+from schema.query import Query
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from gateway.config import Settings
+
+
+class GatewaySchema(strawberry.Schema):
+    """A strawberry schema that logs unexpected errors by type, never by message."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
+def _schema(extensions: Sequence[Callable[[], SchemaExtension]] = ()) -> GatewaySchema:
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+def build_schema(
+    settings: Settings, *, tracer_provider: trace.TracerProvider | None = None
+) -> strawberry.Schema:
+    """The schema with the settings' limits, parser and validation caches, and error edge."""
+    tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+    # The rule classes are made once, here: the validation cache keys on them, so rules
+    # made per request (as the limiter extensions do when used as factories) never hit it.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    max_tokens = settings.max_tokens
+    # Extensions are factories (one instance per request); the order matters: the token
+    # limit and the rules are set on the operation before the cached parse and validation.
+    return _schema(
+        [
+            lambda: OperationSpan(tracer),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: AddValidationRules(rules),
+            ParserCache,
+            ValidationCache,
+            CacheReport,
+            ErrorTranslation,
+        ]
+    )
+
+
+def sdl() -> str:
+    """The SDL `schema/schema.graphql` holds (`make schema` writes it)."""
+    return _schema().as_str() + "\n"

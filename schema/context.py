@@ -1,0 +1,26 @@
+"""What every resolver gets: the caller, its DataLoaders and the request's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from schema.loaders import Loaders
+
+if TYPE_CHECKING:
+    from gateway.telnyx.service import Caller, TelnyxService
+
+
+@dataclass(slots=True)
+class Context:
+    """One request's context; built after authentication, so a tenant is always known."""
+
+    service: TelnyxService
+    caller: Caller
+    loaders: Loaders
+    max_page_size: int
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,105 @@
+"""Per-request DataLoaders: each entity and nested page is fetched once per request, and
+everything a request needs at one level of the query is fetched concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from gateway.telnyx import models as telnyx
+
+if TYPE_CHECKING:
+    from gateway.telnyx.service import Caller, TelnyxService
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# A profile's nested list, by (profile id, Telnyx page number, Telnyx page size).
+PageKey = tuple[str, int, int]
+
+
+def _each(
+    fetch: Callable[[K], Awaitable[V]],
+) -> Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]:
+    # Telnyx has no batch read: a batch becomes concurrent single reads (the client caps
+    # them per tenant), and one failure fails only its own key.
+    async def load(keys: list[K]) -> Sequence[V | BaseException]:
+        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+
+    return load
+
+
+class Loaders:
+    """The DataLoaders of one request, reading through the service as its caller."""
+
+    def __init__(self, service: TelnyxService, caller: Caller) -> None:
+        self._service = service
+        self._caller = caller
+        self.profile: DataLoader[str, telnyx.MessagingProfile] = DataLoader(_each(self._profile))
+        self.short_code: DataLoader[str, telnyx.ShortCode] = DataLoader(_each(self._short_code))
+        self.phone_number: DataLoader[str, telnyx.PhoneNumberWithMessagingSettings] = DataLoader(
+            _each(self._phone_number)
+        )
+        self.profile_phone_numbers: DataLoader[
+            PageKey, telnyx.Page[telnyx.PhoneNumberWithMessagingSettings]
+        ] = DataLoader(_each(self._profile_phone_numbers))
+        self.profile_short_codes: DataLoader[PageKey, telnyx.Page[telnyx.ShortCode]] = DataLoader(
+            _each(self._profile_short_codes)
+        )
+
+    # --- priming: an entity seen in a list costs nothing when asked for by id --------
+
+    def prime_profiles(
+        self, profiles: Iterable[telnyx.MessagingProfile], *, force: bool = False
+    ) -> None:
+        self.profile.prime_many({p.id: p for p in profiles if p.id}, force=force)
+
+    def prime_short_codes(
+        self, short_codes: Iterable[telnyx.ShortCode], *, force: bool = False
+    ) -> None:
+        self.short_code.prime_many({s.id: s for s in short_codes if s.id}, force=force)
+
+    def prime_phone_numbers(
+        self, numbers: Iterable[telnyx.PhoneNumberWithMessagingSettings], *, force: bool = False
+    ) -> None:
+        self.phone_number.prime_many({n.id: n for n in numbers if n.id}, force=force)
+
+    def forget_pages(self) -> None:
+        """Drop the nested pages read so far: a write may have moved items between them."""
+        self.profile_phone_numbers.clear_all()
+        self.profile_short_codes.clear_all()
+
+    # --- loads ------------------------------------------------------------------------
+
+    async def _profile(self, profile_id: str) -> telnyx.MessagingProfile:
+        fetched = await self._service.retrieve_messaging_profile(self._caller, profile_id)
+        return fetched.value.data
+
+    async def _short_code(self, short_code_id: str) -> telnyx.ShortCode:
+        fetched = await self._service.retrieve_short_code(self._caller, short_code_id)
+        return fetched.value.data
+
+    async def _phone_number(self, number_id: str) -> telnyx.PhoneNumberWithMessagingSettings:
+        fetched = await self._service.retrieve_phone_number_messaging(self._caller, number_id)
+        return fetched.value.data
+
+    async def _profile_phone_numbers(
+        self, key: PageKey
+    ) -> telnyx.Page[telnyx.PhoneNumberWithMessagingSettings]:
+        profile_id, page, size = key
+        fetched = await self._service.list_profile_phone_numbers(
+            self._caller, profile_id, page=page, size=size
+        )
+        self.prime_phone_numbers(fetched.value.data)
+        return fetched.value
+
+    async def _profile_short_codes(self, key: PageKey) -> telnyx.Page[telnyx.ShortCode]:
+        profile_id, page, size = key
+        fetched = await self._service.list_profile_short_codes(
+            self._caller, profile_id, page=page, size=size
+        )
+        self.prime_short_codes(fetched.value.data)
+        return fetched.value

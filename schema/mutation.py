@@ -1,0 +1,114 @@
+"""The root Mutation: each input is checked against Telnyx's request model before any call."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from schema.context import Info
+from schema.inputs import (
+    CreateMessagingProfileInput,
+    UpdateMessagingProfileInput,
+    UpdatePhoneNumberMessagingInput,
+    UpdateShortCodeInput,
+    create_profile_request,
+    update_phone_number_request,
+    update_profile_request,
+    update_short_code_request,
+)
+from schema.query import checked_id
+from schema.types import MessagingProfile, PhoneNumber, ShortCode
+
+Id = Annotated[strawberry.ID, strawberry.argument(description="Telnyx's id of the item.")]
+CreateInput = Annotated[
+    CreateMessagingProfileInput, strawberry.argument(description="The new profile's settings.")
+]
+UpdateProfileInput = Annotated[
+    UpdateMessagingProfileInput, strawberry.argument(description="The fields to change.")
+]
+ShortCodeInput = Annotated[
+    UpdateShortCodeInput, strawberry.argument(description="The assignment and tags.")
+]
+PhoneNumberInput = Annotated[
+    UpdatePhoneNumberMessagingInput, strawberry.argument(description="The fields to change.")
+]
+
+
+async def resolve_create_messaging_profile(info: Info, input: CreateInput) -> MessagingProfile:
+    ctx = info.context
+    body = create_profile_request(input)
+    profile = (await ctx.service.create_messaging_profile(ctx.caller, body)).value.data
+    ctx.loaders.prime_profiles([profile], force=True)
+    return MessagingProfile.from_telnyx(profile)
+
+
+async def resolve_update_messaging_profile(
+    info: Info, id: Id, input: UpdateProfileInput
+) -> MessagingProfile:
+    ctx = info.context
+    profile_id = checked_id(id)
+    body = update_profile_request(input)
+    fetched = await ctx.service.update_messaging_profile(ctx.caller, profile_id, body)
+    ctx.loaders.prime_profiles([fetched.value.data], force=True)
+    return MessagingProfile.from_telnyx(fetched.value.data)
+
+
+async def resolve_delete_messaging_profile(info: Info, id: Id) -> MessagingProfile:
+    ctx = info.context
+    profile_id = checked_id(id)
+    fetched = await ctx.service.delete_messaging_profile(ctx.caller, profile_id)
+    # Everything the deletion unassigned is re-read if asked for again.
+    ctx.loaders.profile.clear_all()
+    ctx.loaders.short_code.clear_all()
+    ctx.loaders.phone_number.clear_all()
+    ctx.loaders.forget_pages()
+    return MessagingProfile.from_telnyx(fetched.value.data)
+
+
+async def resolve_update_short_code(info: Info, id: Id, input: ShortCodeInput) -> ShortCode:
+    ctx = info.context
+    short_code_id = checked_id(id)
+    body = update_short_code_request(input)
+    fetched = await ctx.service.update_short_code(ctx.caller, short_code_id, body)
+    ctx.loaders.prime_short_codes([fetched.value.data], force=True)
+    ctx.loaders.forget_pages()
+    return ShortCode.from_telnyx(fetched.value.data)
+
+
+async def resolve_update_phone_number_messaging(
+    info: Info, id: Id, input: PhoneNumberInput
+) -> PhoneNumber:
+    ctx = info.context
+    number_id = checked_id(id)
+    body = update_phone_number_request(input)
+    fetched = await ctx.service.update_phone_number_messaging(ctx.caller, number_id, body)
+    ctx.loaders.prime_phone_numbers([fetched.value.data], force=True)
+    ctx.loaders.forget_pages()
+    return PhoneNumber.from_telnyx(fetched.value.data)
+
+
+@strawberry.type(description="Change the messaging resources of the caller's Telnyx account.")
+class Mutation:
+    create_messaging_profile: MessagingProfile = strawberry.mutation(
+        resolver=resolve_create_messaging_profile, description="Create a messaging profile."
+    )
+    update_messaging_profile: MessagingProfile = strawberry.mutation(
+        resolver=resolve_update_messaging_profile,
+        description="Change a messaging profile; omitted fields are kept.",
+    )
+    delete_messaging_profile: MessagingProfile = strawberry.mutation(
+        resolver=resolve_delete_messaging_profile,
+        description="Delete a messaging profile and return it as it was; "
+        "Telnyx unassigns its numbers and short codes.",
+    )
+    update_short_code: ShortCode = strawberry.mutation(
+        resolver=resolve_update_short_code,
+        description="Assign a short code to a profile (messagingProfileId: null unbinds it) "
+        "and optionally replace its tags.",
+    )
+    update_phone_number_messaging: PhoneNumber = strawberry.mutation(
+        resolver=resolve_update_phone_number_messaging,
+        description="Assign a phone number to a profile (messagingProfileId: null unassigns it, "
+        "omitted keeps it), set its messaging product or its tags.",
+    )

@@ -1,0 +1,126 @@
+"""Relay windows (`first`, `after`) mapped onto Telnyx's `page[number]` / `page[size]`.
+
+A cursor is the URL-safe base64 of ``"<kind>:<offset>"``: opaque to callers, tagged with
+the connection it belongs to so a profile cursor is refused by the phone-number list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from gateway.errors import BadInputError, FieldProblem
+from gateway.telnyx.models import Page
+
+T = TypeVar("T")
+
+DEFAULT_FIRST = 20
+# Telnyx's own default page size, and its documented maximum.
+MIN_UPSTREAM_SIZE = 20
+MAX_UPSTREAM_SIZE = 250
+
+
+def encode_cursor(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str) -> int:
+    """The offset a cursor of connection `kind` points at; BadInputError otherwise."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+    except (UnicodeError, binascii.Error, ValueError):
+        text = ""
+    tag, _, offset = text.partition(":")
+    if tag != kind or not offset.isdigit():
+        raise BadInputError([FieldProblem(("after",), "is not a cursor of this connection")])
+    return int(offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The items a caller asked for: `first` of them from `offset`, read `size` per page."""
+
+    offset: int
+    first: int
+    size: int
+
+    @property
+    def pages(self) -> range:
+        """1-based Telnyx page numbers covering the window (at least one, for the total)."""
+        start = self.offset // self.size
+        end = (self.offset + max(self.first, 1) - 1) // self.size
+        return range(start + 1, end + 2)
+
+
+def window(kind: str, first: int | None, after: str | None, *, max_first: int) -> Window:
+    """Check `first` and `after` and choose the upstream page size.
+
+    The page size depends on `first` alone, never on the offset: walking a list with the
+    same `first` reads the same pages, so repeated and neighbouring windows hit the cache.
+    With `size >= first` a window spans at most two Telnyx pages.
+    """
+    problems = []
+    if first is None:
+        first = min(DEFAULT_FIRST, max_first)
+    elif first < 0:
+        problems.append(FieldProblem(("first",), "must not be negative"))
+    elif first > max_first:
+        problems.append(FieldProblem(("first",), f"must be at most {max_first}"))
+    offset = 0
+    if after is not None:
+        try:
+            offset = decode_cursor(kind, after) + 1
+        except BadInputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise BadInputError(problems)
+    size = min(max(first, MIN_UPSTREAM_SIZE), MAX_UPSTREAM_SIZE)
+    return Window(offset=offset, first=first, size=size)
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """The window's items, and how many the whole list holds."""
+
+    items: Sequence[T]
+    offset: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+async def read_window(win: Window, fetch: Callable[[int, int], Awaitable[Page[T]]]) -> Slice[T]:
+    """Fetch the window's pages concurrently and cut the window out of them."""
+    numbers = list(win.pages)
+    results = await asyncio.gather(
+        *(fetch(number, win.size) for number in numbers), return_exceptions=True
+    )
+    pages: list[Page[T]] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            # A page past the end may be refused; that is no error when an earlier page
+            # already said it was the last one.
+            if pages and pages[-1].is_last():
+                break
+            raise result
+        pages.append(result)
+        if result.is_last():
+            break
+    items = [item for page in pages for item in page.data]
+    before = (numbers[0] - 1) * win.size
+    start = win.offset - before
+    chosen = items[start : start + win.first]
+    meta = pages[0].meta
+    if meta is not None and meta.total_results is not None:
+        total = meta.total_results
+    else:
+        # No count from upstream: what was seen is a lower bound, plus one unseen item
+        # when the last page read did not say it was the last.
+        total = before + len(items) + (0 if pages[-1].is_last() else 1)
+    return Slice(items=chosen, offset=win.offset, total=max(total, win.offset + len(chosen)))

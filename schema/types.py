@@ -1,0 +1,380 @@
+"""The GraphQL object types: Telnyx's resources, every field in camelCase.
+
+`v1_secret` is deliberately absent: it authenticates Telnyx's legacy v1 API, and frontend
+callers have no use for it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+import strawberry
+
+from gateway.telnyx import models as telnyx
+from schema.connection import Connection, build_connection
+from schema.context import Info
+from schema.paging import DEFAULT_FIRST, read_window, window
+
+PROFILES = "profiles"
+SHORT_CODES = "short_codes"
+PHONE_NUMBERS = "phone_numbers"
+PROFILE_PHONE_NUMBERS = "profile_phone_numbers"
+PROFILE_SHORT_CODES = "profile_short_codes"
+
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"How many items to return: {DEFAULT_FIRST} when omitted, at most the "
+        "gateway's maximum page size."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Return the items after this cursor (an `endCursor`)."),
+]
+
+
+@strawberry.enum(description="The format of the webhooks a messaging profile sends.")
+class WebhookApiVersion(enum.Enum):
+    V1 = strawberry.enum_value("1", description='Telnyx API v1 payloads ("1").')
+    V2 = strawberry.enum_value("2", description='Telnyx API v2 payloads ("2"), the default.')
+    V2010_04_01 = strawberry.enum_value(
+        "2010-04-01", description='The legacy TeXML-compatible format ("2010-04-01").'
+    )
+
+
+@strawberry.enum(description="The kind of a phone number.")
+class PhoneNumberType(enum.Enum):
+    LONG_CODE = strawberry.enum_value("longcode", description="A local (long code) number.")
+    TOLL_FREE = strawberry.enum_value("tollfree", description="A toll-free number.")
+    SHORT_CODE = strawberry.enum_value("shortcode", description="A short code.")
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _enum(kind: type[E], value: str | None) -> E | None:
+    # A value Telnyx adds tomorrow reads as null rather than failing the whole query.
+    try:
+        return None if value is None else kind(value)
+    except ValueError:
+        return None
+
+
+@strawberry.type(
+    description="Number pool: Telnyx picks the sending number among the profile's numbers."
+)
+class NumberPoolSettings:
+    toll_free_weight: float | None = strawberry.field(
+        description="Relative share of sends from toll-free numbers; 0 leaves them out."
+    )
+    long_code_weight: float | None = strawberry.field(
+        description="Relative share of sends from long-code numbers; 0 leaves them out."
+    )
+    skip_unhealthy: bool | None = strawberry.field(
+        description="Leave out numbers below 25% deliverability or above 75% spam ratio."
+    )
+    sticky_sender: bool | None = strawberry.field(
+        description="Keep sending to a recipient from the same number (pairing kept 8 days)."
+    )
+    geomatch: bool | None = strawberry.field(
+        description="Prefer a sender with the recipient's area code (NANP only)."
+    )
+
+    @classmethod
+    def from_telnyx(cls, s: telnyx.NumberPoolSettings) -> NumberPoolSettings:
+        return cls(
+            toll_free_weight=s.toll_free_weight,
+            long_code_weight=s.long_code_weight,
+            skip_unhealthy=s.skip_unhealthy,
+            sticky_sender=s.sticky_sender,
+            geomatch=s.geomatch,
+        )
+
+
+@strawberry.type(description="Link shortening: public shortener links replaced by Telnyx's.")
+class UrlShortenerSettings:
+    domain: str | None = strawberry.field(description="The domain of the generated links.")
+    prefix: str | None = strawberry.field(description="An optional path prefix for the links.")
+    replace_blacklist_only: bool | None = strawberry.field(
+        description="Replace only links Telnyx has blacklisted."
+    )
+    send_webhooks: bool | None = strawberry.field(
+        description="Send link-click events to the profile's webhooks."
+    )
+
+    @classmethod
+    def from_telnyx(cls, s: telnyx.UrlShortenerSettings) -> UrlShortenerSettings:
+        return cls(
+            domain=s.domain,
+            prefix=s.prefix,
+            replace_blacklist_only=s.replace_blacklist_only,
+            send_webhooks=s.send_webhooks,
+        )
+
+
+async def _profile_phone_numbers(
+    root: MessagingProfile, info: Info, first: First = None, after: After = None
+) -> Connection[PhoneNumber]:
+    win = window(PROFILE_PHONE_NUMBERS, first, after, max_first=info.context.max_page_size)
+    loader = info.context.loaders.profile_phone_numbers
+    sliced = await read_window(win, lambda page, size: loader.load((root.id, page, size)))
+    return build_connection(PROFILE_PHONE_NUMBERS, sliced, PhoneNumber.from_telnyx)
+
+
+async def _profile_short_codes(
+    root: MessagingProfile, info: Info, first: First = None, after: After = None
+) -> Connection[ShortCode]:
+    win = window(PROFILE_SHORT_CODES, first, after, max_first=info.context.max_page_size)
+    loader = info.context.loaders.profile_short_codes
+    sliced = await read_window(win, lambda page, size: loader.load((root.id, page, size)))
+    return build_connection(PROFILE_SHORT_CODES, sliced, ShortCode.from_telnyx)
+
+
+async def _profile(root: ShortCode | PhoneNumber, info: Info) -> MessagingProfile | None:
+    if not root.messaging_profile_id:
+        return None
+    loaded = await info.context.loaders.profile.load(root.messaging_profile_id)
+    return MessagingProfile.from_telnyx(loaded)
+
+
+@strawberry.type(description="A messaging profile: webhooks and sending rules for its numbers.")
+class MessagingProfile:
+    id: strawberry.ID = strawberry.field(description="Telnyx's id of the profile (a UUID).")
+    record_type: str | None = strawberry.field(description='Always "messaging_profile".')
+    name: str | None = strawberry.field(description="A user-chosen name.")
+    enabled: bool | None = strawberry.field(
+        description="Whether the profile's numbers may send and receive."
+    )
+    webhook_url: str | None = strawberry.field(
+        description="Where message webhooks are sent; empty for none."
+    )
+    webhook_failover_url: str | None = strawberry.field(
+        description="Where webhooks go when the main URL fails; empty for none."
+    )
+    webhook_api_version: WebhookApiVersion | None = strawberry.field(
+        description="The webhook payload format."
+    )
+    whitelisted_destinations: list[str] | None = strawberry.field(
+        description='ISO 3166-1 alpha-2 countries the profile may send to; ["*"] for all.'
+    )
+    created_at: datetime | None = strawberry.field(description="When the profile was created.")
+    updated_at: datetime | None = strawberry.field(description="When it last changed.")
+    number_pool_settings: NumberPoolSettings | None = strawberry.field(
+        description="The number pool; null when the pool is off."
+    )
+    url_shortener_settings: UrlShortenerSettings | None = strawberry.field(
+        description="Link shortening; null when off."
+    )
+    alpha_sender: str | None = strawberry.field(
+        description="Alphanumeric sender id (1-11 letters, digits, spaces); one-way, not to US/CA."
+    )
+    daily_spend_limit: str | None = strawberry.field(
+        description='Daily USD spend limit as a decimal string, e.g. "10.00".'
+    )
+    daily_spend_limit_enabled: bool | None = strawberry.field(
+        description="Whether the daily spend limit is enforced (resets at midnight UTC)."
+    )
+    mms_fall_back_to_sms: bool | None = strawberry.field(
+        description="Send an SMS when an MMS cannot be delivered."
+    )
+    mms_transcoding: bool | None = strawberry.field(
+        description="Shrink MMS media to the destination carrier's size limit."
+    )
+    mobile_only: bool | None = strawberry.field(description="Send only to mobile numbers.")
+    smart_encoding: bool | None = strawberry.field(
+        description="Replace Unicode characters with GSM-7 look-alikes to save segments."
+    )
+    redaction_enabled: bool | None = strawberry.field(
+        description="Whether message content is redacted in logs."
+    )
+    redaction_level: int | None = strawberry.field(description="How much is redacted.")
+    health_webhook_url: str | None = strawberry.field(
+        description="Where number-health webhooks are sent.",
+        deprecation_reason="Deprecated by Telnyx.",
+    )
+    organization_id: str | None = strawberry.field(description="The owning Telnyx organization.")
+    ai_assistant_id: str | None = strawberry.field(description="A linked AI assistant, if any.")
+    resource_group_id: str | None = strawberry.field(description="A resource group, if any.")
+
+    @classmethod
+    def from_telnyx(cls, p: telnyx.MessagingProfile) -> MessagingProfile:
+        return cls(
+            id=strawberry.ID(p.id or ""),
+            record_type=p.record_type,
+            name=p.name,
+            enabled=p.enabled,
+            webhook_url=p.webhook_url,
+            webhook_failover_url=p.webhook_failover_url,
+            webhook_api_version=_enum(WebhookApiVersion, p.webhook_api_version),
+            whitelisted_destinations=p.whitelisted_destinations,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            number_pool_settings=NumberPoolSettings.from_telnyx(p.number_pool_settings)
+            if p.number_pool_settings
+            else None,
+            url_shortener_settings=UrlShortenerSettings.from_telnyx(p.url_shortener_settings)
+            if p.url_shortener_settings
+            else None,
+            alpha_sender=p.alpha_sender,
+            daily_spend_limit=p.daily_spend_limit,
+            daily_spend_limit_enabled=p.daily_spend_limit_enabled,
+            mms_fall_back_to_sms=p.mms_fall_back_to_sms,
+            mms_transcoding=p.mms_transcoding,
+            mobile_only=p.mobile_only,
+            smart_encoding=p.smart_encoding,
+            redaction_enabled=p.redaction_enabled,
+            redaction_level=p.redaction_level,
+            health_webhook_url=p.health_webhook_url,
+            organization_id=p.organization_id,
+            ai_assistant_id=p.ai_assistant_id,
+            resource_group_id=p.resource_group_id,
+        )
+
+    phone_numbers: Connection[PhoneNumber] = strawberry.field(
+        resolver=_profile_phone_numbers, description="The phone numbers assigned to this profile."
+    )
+    short_codes: Connection[ShortCode] = strawberry.field(
+        resolver=_profile_short_codes, description="The short codes assigned to this profile."
+    )
+
+
+@strawberry.type(description="A short code (a 5-6 digit sender) and the profile it sends for.")
+class ShortCode:
+    id: strawberry.ID = strawberry.field(description="Telnyx's id of the short code (a UUID).")
+    record_type: str | None = strawberry.field(description='Always "short_code".')
+    short_code: str | None = strawberry.field(description="The short code itself.")
+    country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country.")
+    messaging_profile_id: strawberry.ID | None = strawberry.field(
+        description="The assigned profile's id; null when unassigned."
+    )
+    tags: list[str] | None = strawberry.field(description="User-defined tags.")
+    created_at: datetime | None = strawberry.field(description="When it was created.")
+    updated_at: datetime | None = strawberry.field(description="When it last changed.")
+
+    @classmethod
+    def from_telnyx(cls, s: telnyx.ShortCode) -> ShortCode:
+        return cls(
+            id=strawberry.ID(s.id or ""),
+            record_type=s.record_type,
+            short_code=s.short_code,
+            country_code=s.country_code,
+            messaging_profile_id=strawberry.ID(s.messaging_profile_id)
+            if s.messaging_profile_id
+            else None,
+            tags=s.tags,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+    messaging_profile: MessagingProfile | None = strawberry.field(
+        resolver=_profile, description="The assigned profile; null when unassigned."
+    )
+
+
+@strawberry.type(description="What a number can do over SMS or MMS.")
+class MessagingFeatureSet:
+    domestic_two_way: bool | None = strawberry.field(
+        description="Send and receive within the number's country."
+    )
+    international_inbound: bool | None = strawberry.field(
+        description="Receive from other countries."
+    )
+    international_outbound: bool | None = strawberry.field(description="Send to other countries.")
+
+    @classmethod
+    def from_telnyx(cls, f: telnyx.MessagingFeatureSet | None) -> MessagingFeatureSet | None:
+        if f is None:
+            return None
+        return cls(
+            domestic_two_way=f.domestic_two_way,
+            international_inbound=f.international_inbound,
+            international_outbound=f.international_outbound,
+        )
+
+
+@strawberry.type(description="A number's messaging capabilities.")
+class MessagingFeatures:
+    sms: MessagingFeatureSet | None = strawberry.field(
+        description="SMS capabilities; null when the number has no SMS."
+    )
+    mms: MessagingFeatureSet | None = strawberry.field(
+        description="MMS capabilities; null when the number has no MMS."
+    )
+
+
+@strawberry.type(description="A number's recent deliverability, recalculated by Telnyx.")
+class NumberHealthMetrics:
+    message_count: int | None = strawberry.field(description="Messages counted.")
+    inbound_outbound_ratio: float | None = strawberry.field(
+        description="Inbound messages per outbound message."
+    )
+    success_ratio: float | None = strawberry.field(description="Share delivered (0-1).")
+    spam_ratio: float | None = strawberry.field(description="Share marked as spam (0-1).")
+
+
+@strawberry.type(description="A phone number's messaging settings.")
+class PhoneNumber:
+    id: strawberry.ID = strawberry.field(description="Telnyx's id of the number.")
+    record_type: str | None = strawberry.field(description="Telnyx's record type.")
+    phone_number: str | None = strawberry.field(description="The number in +E.164 format.")
+    country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country.")
+    messaging_profile_id: strawberry.ID | None = strawberry.field(
+        description="The assigned profile's id; null when unassigned."
+    )
+    messaging_product: str | None = strawberry.field(
+        description='The messaging product, e.g. "P2P" or "A2P".'
+    )
+    eligible_messaging_products: list[str] | None = strawberry.field(
+        description="The products the number may switch to."
+    )
+    traffic_type: str | None = strawberry.field(description="The number's traffic type.")
+    type: PhoneNumberType | None = strawberry.field(description="The kind of number.")
+    features: MessagingFeatures | None = strawberry.field(description="SMS and MMS capabilities.")
+    health: NumberHealthMetrics | None = strawberry.field(description="Deliverability metrics.")
+    tags: list[str] | None = strawberry.field(description="User-defined tags.")
+    organization_id: str | None = strawberry.field(description="The owning Telnyx organization.")
+    created_at: datetime | None = strawberry.field(description="When it was created.")
+    updated_at: datetime | None = strawberry.field(description="When it last changed.")
+
+    @classmethod
+    def from_telnyx(cls, n: telnyx.PhoneNumberWithMessagingSettings) -> PhoneNumber:
+        f, h = n.features, n.health
+        return cls(
+            id=strawberry.ID(n.id or ""),
+            record_type=n.record_type,
+            phone_number=n.phone_number,
+            country_code=n.country_code,
+            messaging_profile_id=strawberry.ID(n.messaging_profile_id)
+            if n.messaging_profile_id
+            else None,
+            messaging_product=n.messaging_product,
+            eligible_messaging_products=n.eligible_messaging_products,
+            traffic_type=n.traffic_type,
+            # Telnyx spells the kinds both "long-code" and "longcode".
+            type=_enum(PhoneNumberType, n.type.replace("-", "") if n.type else None),
+            features=MessagingFeatures(
+                sms=MessagingFeatureSet.from_telnyx(f.sms),
+                mms=MessagingFeatureSet.from_telnyx(f.mms),
+            )
+            if f
+            else None,
+            health=NumberHealthMetrics(
+                message_count=h.message_count,
+                inbound_outbound_ratio=h.inbound_outbound_ratio,
+                success_ratio=h.success_ratio,
+                spam_ratio=h.spam_ratio,
+            )
+            if h
+            else None,
+            tags=n.tags,
+            organization_id=n.organization_id,
+            created_at=n.created_at,
+            updated_at=n.updated_at,
+        )
+
+    messaging_profile: MessagingProfile | None = strawberry.field(
+        resolver=_profile, description="The assigned profile; null when unassigned."
+    )

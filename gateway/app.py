@@ -16,7 +16,10 @@ from starlette.routing import Mount, Route
 
 from gateway.cache import TenantCache
 from gateway.config import Settings
+from gateway.errors import ErrorDetail
+from gateway.limits import BodySizeLimit
 from gateway.rest import create_rest_app
+from gateway.rest import error_response as rest_error_response
 from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry, build_telemetry
 from gateway.telnyx.client import TelnyxClient, build_http_client
 from gateway.telnyx.service import TelnyxService, Ttl
@@ -28,6 +31,23 @@ DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"
 SIMULATOR_BASE_URL = "http://simulator.internal/v2"
 # Health and metrics are polled constantly; tracing them would drown the real traffic.
 UNTRACED_PATHS = "healthz,readyz,metrics"
+
+
+def _too_large(path: str) -> Response:
+    """413 in the shape of the face the request was for."""
+    if path.startswith("/v2/"):
+        return rest_error_response(
+            413,
+            [ErrorDetail("10015", "Request Entity Too Large", "The request body is too large.")],
+        )
+    return JSONResponse(
+        {
+            "errors": [
+                {"message": "Request body too large.", "extensions": {"code": "BAD_USER_INPUT"}}
+            ]
+        },
+        status_code=413,
+    )
 
 
 def load_tenants(settings: Settings) -> TenantRegistry:
@@ -121,7 +141,8 @@ def create_app(
                 excluded_urls=UNTRACED_PATHS,
                 tracer_provider=telemetry.tracer_provider,
                 meter_provider=telemetry.meter_provider,
-            )
+            ),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refuse=_too_large),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,148 @@
+"""Cross-replica cache coherence over Redis pub/sub.
+
+Every write's invalidation is published; every replica evicts the same tenant-scoped
+entries from its own cache. When Redis is unreachable the replica keeps serving from its
+local cache (the service shortens TTLs meanwhile); on reconnecting it drops its whole
+cache, since invalidations published while it was away are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telnyx-gateway:invalidations"
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """Evict a tenant's entries of `kind` (only `scope`'s when given)."""
+
+    tenant: str
+    kind: str
+    scope: str | None = None
+
+
+class Coherence:
+    """Publishes this replica's invalidations and applies the other replicas'."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_invalidate: Callable[[Invalidation], object],
+        on_resync: Callable[[], object],
+        channel: str = CHANNEL,
+        timeout: float = 0.5,
+        retry_delay: float = 1.0,
+        on_state: Callable[[bool], object] = lambda up: None,
+    ) -> None:
+        self._url = url
+        self._on_invalidate = on_invalidate
+        self._on_resync = on_resync
+        self._on_state = on_state
+        self._channel = channel
+        self._timeout = timeout
+        self._retry_delay = retry_delay
+        self._origin = uuid.uuid4().hex
+        self._publisher = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._up = False
+        self._was_down = False
+
+    @property
+    def up(self) -> bool:
+        """Whether invalidations currently reach the other replicas."""
+        return self._up
+
+    def _set_up(self, up: bool) -> None:
+        if up == self._up:
+            return
+        self._up = up
+        if up:
+            log.info("redis reachable: cross-replica invalidation on")
+        else:
+            self._was_down = True
+            log.warning("redis unreachable: serving from the local cache with short TTLs")
+        self._on_state(up)
+
+    async def start(self) -> None:
+        """Subscribe in the background; wait briefly so the first requests are coherent."""
+        self._listener = asyncio.create_task(self._listen(), name="redis-coherence")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), self._timeout * 4)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._publisher.aclose()
+
+    async def publish(self, invalidation: Invalidation) -> None:
+        """Tell the other replicas; a failure is logged and marks Redis as down."""
+        message = orjson.dumps(
+            {
+                "origin": self._origin,
+                "tenant": invalidation.tenant,
+                "kind": invalidation.kind,
+                "scope": invalidation.scope,
+            }
+        )
+        try:
+            await self._publisher.publish(self._channel, message)
+        except (RedisError, OSError) as exc:
+            log.warning("could not publish an invalidation: %s", type(exc).__name__)
+            self._set_up(False)
+
+    async def _listen(self) -> None:
+        while True:
+            client = redis.Redis.from_url(
+                self._url, socket_connect_timeout=self._timeout, health_check_interval=5
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                if self._was_down:
+                    # Invalidations sent while we were away are lost: start afresh.
+                    self._on_resync()
+                    self._was_down = False
+                self._set_up(True)
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._apply(message["data"])
+            except (RedisError, OSError) as exc:
+                log.debug("redis subscription lost: %s", type(exc).__name__)
+                self._set_up(False)
+                self._was_down = True
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await client.aclose()
+            await asyncio.sleep(self._retry_delay)
+
+    def _apply(self, data: bytes) -> None:
+        try:
+            fields = orjson.loads(data)
+            if fields.get("origin") == self._origin:
+                return
+            invalidation = Invalidation(fields["tenant"], fields["kind"], fields.get("scope"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            log.warning("ignored a malformed invalidation message")
+            return
+        self._on_invalidate(invalidation)

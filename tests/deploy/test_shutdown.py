@@ -1,0 +1,237 @@
+"""SIGTERM: stop accepting, finish what is in flight within the grace period, flush spans.
+
+Each test runs `python -m gateway serve` (demo mode, embedded simulator) as a real process.
+A request is held in flight across SIGTERM by a client that sends half of its body first.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.deploy.support import REPO
+
+pytestmark = pytest.mark.slow
+
+QUERY = json.dumps(
+    {"query": "{ messagingProfiles(first: 2) { totalCount edges { node { id name } } } }"}
+).encode()
+# Generous bounds for a loaded CI machine; an idle shutdown takes about 0.2 s.
+PROMPTLY = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Gateway:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def sigterm(self) -> float:
+        self.process.send_signal(signal.SIGTERM)
+        return time.monotonic()
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+    def refuses_connections(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except ConnectionRefusedError:
+                return True
+            time.sleep(0.02)
+        return False
+
+
+Start = Callable[..., Gateway]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Start]:
+    started: list[Gateway] = []
+
+    def run(**env: str) -> Gateway:
+        port = _free_port()
+        log = tmp_path / f"gateway-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve"],
+                cwd=REPO,
+                # Exactly these variables: no GATEWAY_* or OTEL_* leaks in from outside.
+                env={"GATEWAY_PORT": str(port), "OTEL_SDK_DISABLED": "true", **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        gateway = Gateway(process, port, log)
+        started.append(gateway)
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, gateway.logs()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return gateway
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, gateway.logs()
+            time.sleep(0.05)
+
+    yield run
+    for gateway in started:
+        if gateway.process.poll() is None:
+            gateway.process.kill()
+            gateway.process.wait()
+
+
+class HeldRequest:
+    """`POST /graphql` as the demo tenant, with the second half of the body held back."""
+
+    def __init__(self, port: int) -> None:
+        self._sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        head = (
+            "POST /graphql HTTP/1.1\r\nHost: gateway\r\n"
+            "Authorization: Bearer demo-token\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(QUERY)}\r\n\r\n"
+        ).encode()
+        half = len(QUERY) // 2
+        self._sock.sendall(head + QUERY[:half])
+        self._rest = QUERY[half:]
+
+    def finish(self) -> tuple[int, bytes]:
+        """Send the rest of the body, then read the response."""
+        self._sock.sendall(self._rest)
+        return self.response()
+
+    def response(self) -> tuple[int, bytes]:
+        """The status and body of the response, read until the server closes."""
+        chunks = []
+        while chunk := self._sock.recv(65536):
+            chunks.append(chunk)
+        self._sock.close()
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), body
+
+
+def test_idle_gateway_exits_cleanly_on_sigterm(start: Start) -> None:
+    gateway = start()
+    sent = gateway.sigterm()
+    returncode = gateway.process.wait(timeout=PROMPTLY)
+    assert time.monotonic() - sent < PROMPTLY
+    assert "Application shutdown complete." in gateway.logs()
+    assert returncode == 0, f"exit status {returncode} after SIGTERM"
+
+
+def test_in_flight_request_completes_after_sigterm_and_new_ones_are_refused(
+    start: Start,
+) -> None:
+    gateway = start(GATEWAY_SHUTDOWN_GRACE_PERIOD="20")
+    held = HeldRequest(gateway.port)
+    time.sleep(0.5)  # uvicorn has read the headers: the request is in flight
+    sent = gateway.sigterm()
+    assert gateway.refuses_connections(within=PROMPTLY)
+    assert gateway.process.poll() is None, "exited with a request in flight"
+    # The rest of the body arrives after SIGTERM; the request still reaches Telnyx's
+    # stand-in through the upstream client, which must not be closed yet.
+    status, body = held.finish()
+    assert status == 200
+    result = json.loads(body)
+    assert "errors" not in result
+    assert len(result["data"]["messagingProfiles"]["edges"]) == 2
+    returncode = gateway.process.wait(timeout=PROMPTLY)
+    assert time.monotonic() - sent < PROMPTLY + 0.5
+    assert returncode == 0, f"exit status {returncode} after SIGTERM"
+
+
+def test_request_still_in_flight_after_the_grace_period_is_abandoned(start: Start) -> None:
+    gateway = start(GATEWAY_SHUTDOWN_GRACE_PERIOD="1")
+    held = HeldRequest(gateway.port)
+    time.sleep(0.5)
+    sent = gateway.sigterm()
+    returncode = gateway.process.wait(timeout=PROMPTLY + 1)
+    waited = time.monotonic() - sent
+    assert 1.0 <= waited < 1.0 + PROMPTLY
+    # uvicorn cancels the request and answers it, rather than dropping the connection.
+    assert held.response() == (500, b"Internal Server Error")
+    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in gateway.logs()
+    assert returncode == 0, f"exit status {returncode} after SIGTERM"
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that keeps every export request."""
+
+    received: list[tuple[str, bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    received: list[tuple[str, bytes]] = []
+    handler = type("Collector", (_Collector,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_pending_spans_are_flushed_on_sigterm(
+    start: Start, collector: tuple[str, list[tuple[str, bytes]]]
+) -> None:
+    endpoint, received = collector
+    gateway = start(
+        OTEL_SDK_DISABLED="false",
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        # A batch would otherwise leave after 5 s; an hour means only shutdown sends it.
+        OTEL_BSP_SCHEDULE_DELAY="3600000",
+    )
+    response = httpx.post(
+        f"http://127.0.0.1:{gateway.port}/graphql",
+        content=QUERY,
+        headers={"Authorization": "Bearer demo-token", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    time.sleep(0.3)
+    assert received == []
+    gateway.sigterm()
+    gateway.process.wait(timeout=PROMPTLY)
+    assert {path for path, _ in received} == {"/v1/traces"}
+    names: set[str] = set()
+    for _, body in received:
+        export = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in export.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                names.update(span.name for span in scope_spans.spans)
+    assert {"POST /graphql", "telnyx.list_messaging_profiles"} <= names

@@ -55,9 +55,16 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2_000, ge=1)
+    max_query_cost: int = Field(default=500, ge=1)  # worst-case upstream calls per request
+    max_batch_size: int = Field(default=10, ge=0)  # 0 refuses batches
+    apq_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0)  # 0 turns APQ off
+    trusted_documents_file: Path | None = None
+    trusted_documents_only: bool = False
 
     # Request limits
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
 
     # Cross-replica coherence
     redis_url: str | None = None
@@ -85,6 +92,10 @@ class Settings(BaseSettings):
             object.__setattr__(self, "introspection", demo)
         if not demo and self.tenants_file is None:
             raise ValueError("GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false")
+        if self.trusted_documents_only and self.trusted_documents_file is None:
+            raise ValueError(
+                "GATEWAY_TRUSTED_DOCUMENTS_FILE is required when GATEWAY_TRUSTED_DOCUMENTS_ONLY is true"
+            )
         return self
 
     @property

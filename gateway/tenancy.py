@@ -6,7 +6,8 @@ each token and compares digests in constant time. The tenants file is JSON::
     {"tenants": [{"id": "acme", "token_sha256": "<hex>", "telnyx_api_key": "KEY..."}]}
 
 where ``telnyx_api_key_file`` (a path, e.g. a mounted Kubernetes secret) may stand in for
-``telnyx_api_key``.
+``telnyx_api_key``, and an optional ``"rate_limit": {"per_second": 5, "burst": 10}``
+overrides the gateway's default rate limit for that tenant.
 """
 
 from __future__ import annotations
@@ -25,14 +26,24 @@ from gateway.errors import AuthenticationError
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket: `per_second` requests on average, up to `burst` at once."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     """A caller of the gateway and the Telnyx account it maps to.
 
     The key is a `SecretStr`, so it prints as ``**********`` in reprs and tracebacks.
+    `rate_limit` is None when the gateway's default applies.
     """
 
     id: str
     telnyx_api_key: SecretStr = field(repr=False)
+    rate_limit: RateLimit | None = None
 
 
 class TenantsFileError(ValueError):
@@ -43,6 +54,13 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+class _RateLimitEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
 class _TenantEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
@@ -50,6 +68,7 @@ class _TenantEntry(BaseModel):
     token_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     telnyx_api_key: SecretStr | None = None
     telnyx_api_key_file: Path | None = None
+    rate_limit: _RateLimitEntry | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> _TenantEntry:
@@ -119,7 +138,9 @@ class TenantRegistry:
                 raise TenantsFileError(
                     f"invalid tenants file {path}: tenants.{index}: the Telnyx key is empty"
                 )
-            entries.append((Tenant(entry.id, key), bytes.fromhex(entry.token_sha256)))
+            limit = entry.rate_limit
+            rate_limit = None if limit is None else RateLimit(limit.per_second, limit.burst)
+            entries.append((Tenant(entry.id, key, rate_limit), bytes.fromhex(entry.token_sha256)))
         return cls(entries)
 
     def __len__(self) -> int:

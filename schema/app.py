@@ -1,42 +1,77 @@
-"""The ASGI face: authentication, the per-request context, and the cache header."""
+"""The ASGI face: CSRF prevention, authentication, rate limits, documents and the context."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
-from cross_web import HTTPException
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from gateway.errors import AuthenticationError
+from gateway.errors import AuthenticationError, RateLimitedError
+from gateway.ratelimit import retry_after_seconds
 from gateway.telnyx.service import Caller
+from schema import csrf
 from schema.build import build_schema
 from schema.context import Context
-from schema.errors import BAD_USER_INPUT, NOT_FOUND, UNAUTHENTICATED, translate
+from schema.cost import CostBudget
+from schema.documents import DocumentRefusedError, Documents, load_trusted_documents
+from schema.errors import BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, translate
 from schema.loaders import Loaders
 
 if TYPE_CHECKING:
     from gateway.config import Settings
+    from gateway.ratelimit import RateLimiter
     from gateway.telnyx.service import TelnyxService
     from gateway.tenancy import TenantRegistry
 
+# The members of one operation in a request body, and the types each may have.
+_MEMBERS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("query", str, "a string"),
+    ("operationName", str, "a string"),
+    ("variables", dict, "an object"),
+    ("extensions", dict, "an object"),
+)
+
 
 def _errors(
-    message: str, code: str, status: int, headers: dict[str, str] | None = None
+    message: str,
+    code: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> Response:
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+        status,
+        headers,
     )
 
 
 def _no_cache(request: Request) -> bool:
     directives = request.headers.get("cache-control", "").lower().split(",")
     return any(directive.strip() == "no-cache" for directive in directives)
+
+
+def _check_operation(data: object, where: str) -> None:
+    """Refuse an operation whose members have the wrong JSON types (400)."""
+    if not isinstance(data, dict):
+        raise HTTPException(400, f"{where} must be a JSON object.")
+    for name, kind, described in _MEMBERS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise HTTPException(400, f"{where}: `{name}` must be {described} or null.")
 
 
 def cache_status(caller: Caller) -> str:
@@ -47,7 +82,11 @@ def cache_status(caller: Caller) -> str:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with bearer authentication in front of every operation."""
+    """Strawberry's ASGI view with the gateway's checks in front of every operation.
+
+    In order: GraphiQL (a static page), CSRF prevention, the bearer token, the tenant's
+    rate limit; then each operation's document is resolved (trusted documents, APQ).
+    """
 
     def __init__(
         self,
@@ -56,6 +95,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         settings: Settings,
         *,
         tracer_provider: TracerProvider | None = None,
+        rate_limiter: RateLimiter | None = None,
+        documents: Documents | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, tracer_provider=tracer_provider),
@@ -65,6 +106,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._service = service
         self._tenants = tenants
         self._max_page_size = settings.max_page_size
+        self._max_query_cost = settings.max_query_cost
+        self._max_batch_size = settings.max_batch_size
+        self._rate_limiter = rate_limiter
+        self._documents = documents or Documents(apq_bytes=settings.apq_cache_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,27 +121,131 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def _respond(self, request: Request) -> Response:
         # GraphiQL is a static page: it holds no data, so it needs no token.
-        if self.graphql_ide and self.should_render_graphql_ide(self.request_adapter_class(request)):
-            return await self.render_graphql_ide(request)
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            if self.graphql_ide:
+                return await self.render_graphql_ide(request)
+            return _errors("Not Found", NOT_FOUND, 404)
+        if not csrf.preflighted(request.headers):
+            return _errors(csrf.MESSAGE, BAD_USER_INPUT, 400)
         try:
             tenant = self._tenants.authenticate(request.headers.get("authorization"))
         except AuthenticationError as exc:
             return _errors(exc.message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
+        if self._rate_limiter is not None:
+            try:
+                await self._rate_limiter.take(tenant)
+            except RateLimitedError as exc:
+                seconds = retry_after_seconds(exc)
+                return _errors(
+                    exc.message,
+                    RATE_LIMITED,
+                    429,
+                    {"Retry-After": str(seconds)},
+                    retryAfter=seconds,
+                )
         caller = Caller(tenant, no_cache=_no_cache(request))
         context = Context(
             service=self._service,
             caller=caller,
             loaders=Loaders(self._service, caller),
             max_page_size=self._max_page_size,
+            cost=CostBudget(self._max_query_cost),
         )
         try:
             response = await self.run(request, context=context)
         except HTTPException as exc:
-            # Refused at the HTTP level: bad JSON, a mutation over GET, GraphiQL when off.
+            # Refused at the HTTP level: bad JSON, a bad batch, a mutation over GET.
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # As Apollo Server answers it: only POST may change anything.
+                return _errors(exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
             code = NOT_FOUND if exc.status_code == 404 else BAD_USER_INPUT
             return _errors(exc.reason, code, exc.status_code)
         response.headers["X-Cache"] = cache_status(caller)
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses nesting past 1024 levels with a JSONDecodeError (a 400); the
+        # standard library's parser would overflow the stack, and that is a 500.
+        return orjson.loads(data)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET with `extensions` but no `query` is an operation named by its hash (APQ).
+        return (
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            # Strawberry reads members of whatever JSON it got; a bare `true` would fail
+            # as a 500. Parsed twice (the body is bounded and orjson is fast).
+            body = self.parse_json(await request.get_body())
+            if not isinstance(body, dict | list):
+                raise HTTPException(
+                    400, "The request body must be a JSON object, or an array of them."
+                )
+        parsed = await super().parse_http_body(request)
+        if isinstance(parsed, GraphQLRequestData) and not isinstance(
+            parsed.operation_name, str | None
+        ):
+            raise HTTPException(
+                400, "The GraphQL operation's `operationName` must be a string or null."
+            )
+        return parsed
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
+    ) -> None:
+        # Strawberry's own check, with clearer messages and each item's members checked
+        # before strawberry reads them; `request_data` is still the raw JSON list here.
+        if not self._max_batch_size:
+            raise HTTPException(400, "Batching is off: send one operation per request.")
+        if not request_data:
+            raise HTTPException(400, "A batch must hold at least one operation.")
+        if len(request_data) > self._max_batch_size:
+            raise HTTPException(
+                400,
+                f"A batch may hold at most {self._max_batch_size} operations; "
+                f"this one holds {len(request_data)}.",
+            )
+        for index, item in enumerate(request_data):
+            _check_operation(item, f"Operation {index} of the batch")
+        super()._validate_batch_request(request_data, protocol)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        tenant_id = context.caller.tenant.id
+        try:
+            resolved = self._documents.resolve(
+                tenant_id, request_data.query, request_data.extensions
+            )
+        except DocumentRefusedError as exc:
+            error = GraphQLError(exc.message, extensions={"code": exc.code})
+            return ExecutionResult(data=None, errors=[error])
+        result = await super().execute_single(
+            request,
+            request_adapter,
+            sub_response,
+            context,
+            root_value,
+            dataclasses.replace(request_data, query=resolved.query),
+        )
+        # Registered once it parsed, validated and passed the limits: errors without a
+        # path are the document's own.
+        valid = not any(error.path is None for error in result.errors or ())
+        if valid and resolved.register and resolved.query is not None:
+            self._documents.register(tenant_id, resolved.register, resolved.query)
+        return result
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -116,6 +265,28 @@ def create_graphql_app(
     settings: Settings,
     *,
     tracer_provider: TracerProvider | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> GatewayGraphQL:
-    """The `/graphql` ASGI app over `service`, for the callers in `tenants`."""
-    return GatewayGraphQL(service, tenants, settings, tracer_provider=tracer_provider)
+    """The `/graphql` ASGI app over `service`, for the callers in `tenants`.
+
+    Reads the trusted documents file, if the settings name one: start-up fails with a
+    `TrustedDocumentsError` naming the problem. `rate_limiter` None means no rate limit.
+    """
+    trusted = (
+        load_trusted_documents(settings.trusted_documents_file)
+        if settings.trusted_documents_file is not None
+        else None
+    )
+    documents = Documents(
+        trusted,
+        trusted_only=settings.trusted_documents_only,
+        apq_bytes=settings.apq_cache_bytes,
+    )
+    return GatewayGraphQL(
+        service,
+        tenants,
+        settings,
+        tracer_provider=tracer_provider,
+        rate_limiter=rate_limiter,
+        documents=documents,
+    )

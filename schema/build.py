@@ -17,8 +17,10 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.cost import CostLimit
 from schema.errors import ErrorTranslation, log_unexpected
 from schema.extensions import CacheReport, OperationSpan
 from schema.mutation import Mutation
@@ -39,8 +41,11 @@ class GatewaySchema(strawberry.Schema):
         log_unexpected(errors)
 
 
-def _schema(extensions: Sequence[Callable[[], SchemaExtension]] = ()) -> GatewaySchema:
-    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+def _schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    config: StrawberryConfig | None = None,
+) -> GatewaySchema:
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def build_schema(
@@ -57,8 +62,17 @@ def build_schema(
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     max_tokens = settings.max_tokens
+    max_cost, max_first = settings.max_query_cost, settings.max_page_size
+    config = StrawberryConfig(
+        # Suggestions ("Did you mean ...?") would reveal the schema introspection hides.
+        disable_field_suggestions=not settings.introspection,
+        batching_config={"max_operations": settings.max_batch_size}
+        if settings.max_batch_size
+        else None,
+    )
     # Extensions are factories (one instance per request); the order matters: the token
-    # limit and the rules are set on the operation before the cached parse and validation.
+    # limit and the rules are set on the operation before the cached parse and validation,
+    # and the cost is counted after the validation rules passed.
     return _schema(
         [
             lambda: OperationSpan(tracer),
@@ -66,9 +80,11 @@ def build_schema(
             lambda: AddValidationRules(rules),
             ParserCache,
             ValidationCache,
+            lambda: CostLimit(max_cost=max_cost, max_first=max_first),
             CacheReport,
             ErrorTranslation,
-        ]
+        ],
+        config,
     )
 
 

@@ -1,4 +1,4 @@
-"""What every resolver gets: the caller, its DataLoaders and the request's limits."""
+"""What every resolver gets: the caller, its DataLoaders and the request's limits and budget."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from schema.cost import CostBudget
 from schema.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class Context:
     caller: Caller
     loaders: Loaders
     max_page_size: int
+    cost: CostBudget
 
 
 Info = strawberry.Info[Context, None]

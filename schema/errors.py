@@ -126,8 +126,9 @@ def translate(error: GraphQLError, *, mutation: bool) -> list[GraphQLError]:
     if error.extensions and "code" in error.extensions:
         return [error]  # already translated
     original = error.original_error
-    if original is None:
-        # Without a path it is the document's fault (syntax, validation, variables);
+    if original is None or (error.path is None and isinstance(original, GraphQLError)):
+        # Without a path it is the document's fault (syntax, validation, variables: a
+        # variable's value that does not coerce carries graphql-core's own error);
         # with one, graphql-core failed to serialise our own value.
         described = (
             [(error.message, {"code": BAD_USER_INPUT})]
@@ -155,12 +156,15 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     """Log the errors that will be masked: their type and where, never their message."""
     for error in errors:
         original = error.original_error
-        if original is not None and not isinstance(original, GatewayError):
-            logger.error(
-                "unexpected %s while resolving %s",
-                type(original).__name__,
-                ".".join(str(part) for part in error.path or ()) or "the operation",
-            )
+        if original is None or isinstance(original, GatewayError):
+            continue
+        if error.path is None and isinstance(original, GraphQLError):
+            continue  # a variable's value that does not coerce: the caller's input
+        logger.error(
+            "unexpected %s while resolving %s",
+            type(original).__name__,
+            ".".join(str(part) for part in error.path or ()) or "the operation",
+        )
 
 
 class ErrorTranslation(SchemaExtension):

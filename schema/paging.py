@@ -56,6 +56,11 @@ class Window:
         return range(start + 1, end + 2)
 
 
+def upstream_size(first: int) -> int:
+    """The Telnyx page size read for windows of `first` items."""
+    return min(max(first, MIN_UPSTREAM_SIZE), MAX_UPSTREAM_SIZE)
+
+
 def window(kind: str, first: int | None, after: str | None, *, max_first: int) -> Window:
     """Check `first` and `after` and choose the upstream page size.
 
@@ -78,8 +83,7 @@ def window(kind: str, first: int | None, after: str | None, *, max_first: int) -
             problems.extend(exc.problems)
     if problems:
         raise BadInputError(problems)
-    size = min(max(first, MIN_UPSTREAM_SIZE), MAX_UPSTREAM_SIZE)
-    return Window(offset=offset, first=first, size=size)
+    return Window(offset=offset, first=first, size=upstream_size(first))
 
 
 @dataclass(frozen=True, slots=True)

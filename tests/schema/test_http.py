@@ -41,7 +41,10 @@ async def test_missing_or_unknown_token_is_401_before_execution(
 
 
 async def test_queries_over_get(client: httpx.AsyncClient) -> None:
-    response = await client.get("/graphql", params=QUERY)
+    # A GET must say it is not a cross-site form (see tests/test_security.py).
+    response = await client.get(
+        "/graphql", params=QUERY, headers={"Apollo-Require-Preflight": "true"}
+    )
     assert response.status_code == 200
     assert response.json()["data"] == {"messagingProfiles": {"totalCount": 3}}
     assert response.headers["x-cache"] == "MISS"

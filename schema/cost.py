@@ -1,0 +1,249 @@
+"""The cost limit: the most upstream calls a document can cause, counted before any is made.
+
+Telnyx is hurt by fan-out, not by field counts, so a document's cost is the number of
+Telnyx reads and writes it can cause in the worst case:
+
+- a connection field costs the Telnyx pages its window spans (1 for a first page, up to 2
+  after a cursor), times the number of parents it is asked for;
+- any other field with a resolver (a lookup by id, a `messagingProfile` back-reference, a
+  mutation) costs 1 per parent: Telnyx has no batch read, so the DataLoaders save calls
+  only when ids repeat, which the worst case cannot assume;
+- `edges` multiply what is below them by the window's `first` (its literal, else the
+  variable's value, else the default page size).
+
+The cost depends on the variables, so it is counted per operation after validation (the
+validation cache shares results between variable values) and charged to the request:
+the operations of a batch share one budget.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.utilities import get_operation_ast, value_from_ast_untyped
+from strawberry.extensions import SchemaExtension
+
+from schema.errors import BAD_USER_INPUT
+from schema.paging import DEFAULT_FIRST, upstream_size
+
+# strawberry's back-reference from a graphql-core field to its own field definition.
+_DEFINITION = "strawberry-definition"
+
+
+@functools.lru_cache(maxsize=8)
+def resolved_fields(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
+    """(type, field) of every field with a resolver: each one calls Telnyx."""
+    found = set()
+    for type_ in schema.type_map.values():
+        if type_.name.startswith("__") or not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            definition = field.extensions.get(_DEFINITION)
+            if getattr(definition, "base_resolver", None) is not None:
+                found.add((type_.name, name))
+    return frozenset(found)
+
+
+def _is_connection(type_: GraphQLNamedType) -> bool:
+    return isinstance(type_, GraphQLObjectType) and {"edges", "pageInfo"} <= type_.fields.keys()
+
+
+def window_reads(first: int, *, after: bool) -> int:
+    """The most Telnyx pages a window of `first` items spans (see `paging.window`)."""
+    first = max(first, 1)
+    size = upstream_size(first)
+    if not after:
+        return -(-first // size)
+    # From an unknown offset the window may straddle one more page boundary.
+    return -(-(first - 1) // size) + 1
+
+
+@dataclass(slots=True)
+class CostBudget:
+    """What one request may still spend, across the operations of a batch."""
+
+    limit: int
+    spent: int = 0
+
+
+class _Counter:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        resolved: frozenset[tuple[str, str]],
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        defaults: Mapping[str, ValueNode],
+        max_first: int,
+    ) -> None:
+        self._schema = schema
+        self._resolved = resolved
+        self._fragments = fragments
+        self._variables = variables
+        self._defaults = defaults
+        self._max_first = max_first
+
+    def _value(self, node: ValueNode | None) -> Any:
+        if isinstance(node, VariableNode):
+            name = node.name.value
+            if name in self._variables:
+                return self._variables[name]
+            return self._value(self._defaults.get(name))
+        return None if node is None else value_from_ast_untyped(node)
+
+    def _argument(self, field: FieldNode, name: str) -> Any:
+        for argument in field.arguments or ():
+            if argument.name.value == name:
+                return self._value(argument.value)
+        return None
+
+    def _first(self, field: FieldNode) -> int:
+        value = self._argument(field, "first")
+        if isinstance(value, int) and not isinstance(value, bool):
+            # Over the maximum is refused by the resolver; the maximum bounds it anyway.
+            return min(max(value, 0), self._max_first)
+        return min(DEFAULT_FIRST, self._max_first)
+
+    def _fields(
+        self, type_: GraphQLNamedType, selection_set: SelectionSetNode | None, seen: frozenset[str]
+    ) -> Iterator[tuple[GraphQLNamedType, FieldNode]]:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield type_, selection
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self._schema.get_type(condition.name.value) if condition else type_
+                yield from self._fields(inner or type_, selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self._fragments.get(name)
+                if fragment is None or name in seen:
+                    continue
+                inner = self._schema.get_type(fragment.type_condition.name.value)
+                yield from self._fields(inner or type_, fragment.selection_set, seen | {name})
+
+    def count(
+        self,
+        type_: GraphQLNamedType,
+        selection_set: SelectionSetNode | None,
+        parents: int,
+        seen: frozenset[str] = frozenset(),
+        *,
+        per_edge: int | None = None,
+    ) -> int:
+        """The cost of a selection made once for each of `parents` objects of `type_`.
+
+        `per_edge` is the window's `first` when `type_` is a connection.
+        """
+        total = 0
+        for parent_type, field in self._fields(type_, selection_set, seen):
+            name = field.name.value
+            if name.startswith("__") or not isinstance(parent_type, GraphQLObjectType):
+                continue  # introspection costs nothing; the schema has no abstract types
+            definition = parent_type.fields.get(name)
+            if definition is None:
+                continue
+            child = get_named_type(definition.type)
+            many = parents * per_edge if per_edge is not None and name == "edges" else parents
+            if _is_connection(child):
+                first = self._first(field)
+                after = self._argument(field, "after") is not None
+                total += many * window_reads(first, after=after)
+                total += self.count(child, field.selection_set, many, seen, per_edge=first)
+                continue
+            if (parent_type.name, name) in self._resolved:
+                total += many
+            total += self.count(child, field.selection_set, many, seen)
+        return total
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    resolved: frozenset[tuple[str, str]],
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any] | None,
+    *,
+    max_first: int,
+) -> int:
+    """The worst-case number of upstream calls `operation` makes with these variables."""
+    defaults = {
+        definition.variable.name.value: definition.default_value
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    counter = _Counter(schema, resolved, fragments, variables or {}, defaults, max_first)
+    root = schema.get_root_type(operation.operation)
+    return 0 if root is None else counter.count(root, operation.selection_set, 1)
+
+
+class CostLimit(SchemaExtension):
+    """Refuse an operation whose worst-case upstream calls exceed the request's budget.
+
+    Runs as part of validation, after the (cached) rules, so a refused document never
+    reaches execution and nothing is sent upstream.
+    """
+
+    def __init__(self, *, max_cost: int, max_first: int) -> None:
+        self._max_cost = max_cost
+        self._max_first = max_first
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if context.pre_execution_errors or document is None:
+            yield
+            return
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None:  # several operations and no name: execution says so
+            yield
+            return
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        request = context.context
+        budget: CostBudget = getattr(request, "cost", None) or CostBudget(self._max_cost)
+        max_first = getattr(request, "max_page_size", self._max_first)
+        schema = context.schema._schema
+        cost = operation_cost(
+            schema,
+            resolved_fields(schema),
+            operation,
+            fragments,
+            context.variables,
+            max_first=max_first,
+        )
+        total = budget.spent + cost
+        if total > budget.limit:
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"This request could make up to {total} upstream calls; "
+                    f"the limit is {budget.limit}.",
+                    extensions={"code": BAD_USER_INPUT},
+                )
+            ]
+        else:
+            budget.spent = total
+        yield

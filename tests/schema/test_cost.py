@@ -1,0 +1,150 @@
+"""The cost model: the worst-case upstream calls of a document, counted statically."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import FragmentDefinitionNode, GraphQLSchema, parse
+from graphql.utilities import get_operation_ast
+
+from gateway.config import Settings
+from schema.build import build_schema
+from schema.cost import operation_cost, resolved_fields, window_reads
+
+NESTED_PAGE = (
+    "{ messagingProfiles(first: 20) { edges { node { id"
+    " phoneNumbers { edges { node { id } } } shortCodes { edges { node { id } } } } } } }"
+)
+
+
+@pytest.fixture(scope="module")
+def graphql_schema() -> GraphQLSchema:
+    return build_schema(Settings(demo=True, otel_sdk_disabled=True))._schema
+
+
+def cost(
+    schema: GraphQLSchema,
+    document: str,
+    variables: dict[str, Any] | None = None,
+    max_first: int = 100,
+) -> int:
+    parsed = parse(document)
+    operation = get_operation_ast(parsed, None)
+    assert operation is not None
+    fragments = {
+        d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return operation_cost(
+        schema, resolved_fields(schema), operation, fragments, variables, max_first=max_first
+    )
+
+
+def test_every_field_with_a_resolver_counts_as_an_upstream_call(
+    graphql_schema: GraphQLSchema,
+) -> None:
+    assert resolved_fields(graphql_schema) == {
+        ("Query", "messagingProfiles"),
+        ("Query", "messagingProfile"),
+        ("Query", "shortCodes"),
+        ("Query", "shortCode"),
+        ("Query", "phoneNumbers"),
+        ("Query", "phoneNumber"),
+        ("Mutation", "createMessagingProfile"),
+        ("Mutation", "updateMessagingProfile"),
+        ("Mutation", "deleteMessagingProfile"),
+        ("Mutation", "updateShortCode"),
+        ("Mutation", "updatePhoneNumberMessaging"),
+        ("MessagingProfile", "phoneNumbers"),
+        ("MessagingProfile", "shortCodes"),
+        ("ShortCode", "messagingProfile"),
+        ("PhoneNumber", "messagingProfile"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "after", "reads"),
+    [
+        (0, False, 1),
+        (1, False, 1),
+        (1, True, 1),  # one item never straddles two pages
+        (20, False, 1),
+        (20, True, 2),
+        (100, False, 1),
+        (100, True, 2),
+        (250, True, 2),
+        (251, False, 2),  # past Telnyx's largest page
+        (500, False, 2),
+        (500, True, 3),
+    ],
+)
+def test_window_reads(first: int, *, after: bool, reads: int) -> None:
+    assert window_reads(first, after=after) == reads
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("{ messagingProfiles { totalCount } }", 1),
+        ('{ messagingProfiles(after: "x") { totalCount } }', 2),
+        ("{ messagingProfiles(after: null) { totalCount } }", 1),
+        ('{ messagingProfile(id: "p") { id name } }', 1),
+        ('{ a: phoneNumber(id: "1") { id } b: phoneNumber(id: "2") { id } }', 2),
+        # 1 page of profiles, then one page of each nested list per profile.
+        (NESTED_PAGE, 1 + 20 * 2),
+        # the default page is 20
+        ("{ messagingProfiles { edges { node { phoneNumbers { totalCount } } } } }", 21),
+        # a back-reference costs one lookup per parent node
+        ("{ phoneNumbers(first: 100) { edges { node { messagingProfile { id } } } } }", 101),
+        (
+            '{ shortCode(id: "s") { messagingProfile { shortCodes(first: 5)'
+            " { edges { node { messagingProfile { id } } } } } } }",
+            1 + 1 + 1 + 5,
+        ),
+        # what is not under `edges` is asked once per connection, not per node
+        ("{ messagingProfiles(first: 50) { totalCount pageInfo { hasNextPage } } }", 1),
+        (
+            "fragment F on MessagingProfile { phoneNumbers(first: 3) { totalCount } }"
+            " { messagingProfiles(first: 7) { edges { node { ...F"
+            " ... on MessagingProfile { shortCodes { totalCount } } } } } }",
+            1 + 7 + 7,
+        ),
+        ('mutation { deleteMessagingProfile(id: "p") { id } }', 1),
+        ('mutation { deleteMessagingProfile(id: "p") { phoneNumbers { totalCount } } }', 2),
+        ("{ __schema { types { name } } __typename }", 0),
+        (
+            "{ messagingProfiles(first: 5000) { edges { node { shortCodes { totalCount } } } } }",
+            101,
+        ),
+    ],
+)
+def test_document_costs(graphql_schema: GraphQLSchema, document: str, expected: int) -> None:
+    assert cost(graphql_schema, document) == expected
+
+
+VARIABLE_PAGE = (
+    "query($n: Int = 5, $after: String) { messagingProfiles(first: $n, after: $after)"
+    " { edges { node { phoneNumbers { totalCount } } } } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        (None, 1 + 5),  # the variable's default
+        ({"n": 50}, 1 + 50),
+        ({"n": 50, "after": "c"}, 2 + 50),
+        ({"n": None}, 1 + 20),  # null: the field's default
+        ({"n": "ten"}, 1 + 20),  # coercion refuses it later; the default bounds it
+        ({"n": 10_000}, 1 + 100),  # over the maximum: the maximum bounds it
+    ],
+)
+def test_variables_decide_the_window(
+    graphql_schema: GraphQLSchema, variables: dict[str, Any] | None, expected: int
+) -> None:
+    assert cost(graphql_schema, VARIABLE_PAGE, variables) == expected
+
+
+def test_a_smaller_maximum_page_bounds_the_default(graphql_schema: GraphQLSchema) -> None:
+    document = "{ messagingProfiles { edges { node { shortCodes { totalCount } } } } }"
+    assert cost(graphql_schema, document, max_first=10) == 1 + 10

@@ -1,0 +1,174 @@
+"""The per-tenant token bucket, its per-tenant rates, and the tenants file's overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from gateway.config import Settings
+from gateway.errors import RateLimitedError
+from gateway.ratelimit import MemoryBuckets, RateLimiter, retry_after_seconds
+from gateway.tenancy import RateLimit, Tenant, TenantRegistry, TenantsFileError
+
+ACME = Tenant("acme", SecretStr("KEYacme"))
+GLOBEX = Tenant("globex", SecretStr("KEYglobex"))
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter(clock: Clock, per_second: float = 2.0, burst: int = 3) -> RateLimiter:
+    return RateLimiter(RateLimit(per_second, burst), buckets=MemoryBuckets(clock=clock))
+
+
+async def test_a_tenant_gets_its_burst_then_waits_for_the_refill() -> None:
+    clock = Clock()
+    limits = limiter(clock, per_second=2.0, burst=3)
+    for _ in range(3):
+        await limits.take(ACME)
+    with pytest.raises(RateLimitedError) as refused:
+        await limits.take(ACME)
+    assert refused.value.retry_after == pytest.approx(0.5)
+    assert refused.value.message == "Too many requests for this tenant; retry later."
+    clock.now += 0.5
+    await limits.take(ACME)
+    with pytest.raises(RateLimitedError):
+        await limits.take(ACME)
+
+
+async def test_the_bucket_refills_to_the_burst_and_no_further() -> None:
+    clock = Clock()
+    limits = limiter(clock, per_second=2.0, burst=3)
+    await limits.take(ACME)
+    clock.now += 3600
+    for _ in range(3):
+        await limits.take(ACME)
+    with pytest.raises(RateLimitedError):
+        await limits.take(ACME)
+
+
+async def test_a_refused_request_takes_no_token() -> None:
+    clock = Clock()
+    limits = limiter(clock, per_second=1.0, burst=1)
+    await limits.take(ACME)
+    for _ in range(5):
+        with pytest.raises(RateLimitedError) as refused:
+            await limits.take(ACME)
+        assert refused.value.retry_after == pytest.approx(1.0)
+    clock.now += 1.0
+    await limits.take(ACME)
+
+
+async def test_tenants_have_separate_buckets() -> None:
+    limits = limiter(Clock(), per_second=1.0, burst=1)
+    await limits.take(ACME)
+    with pytest.raises(RateLimitedError):
+        await limits.take(ACME)
+    await limits.take(GLOBEX)
+
+
+async def test_a_tenants_own_rate_overrides_the_default() -> None:
+    clock = Clock()
+    limits = limiter(clock, per_second=1.0, burst=1)
+    generous = Tenant("generous", SecretStr("KEYg"), RateLimit(per_second=10.0, burst=5))
+    for _ in range(5):
+        await limits.take(generous)
+    with pytest.raises(RateLimitedError) as refused:
+        await limits.take(generous)
+    assert refused.value.retry_after == pytest.approx(0.1)
+    assert limits.rate(generous) == RateLimit(10.0, 5)
+    assert limits.rate(ACME) == RateLimit(1.0, 1)
+
+
+async def test_a_clock_going_backwards_refills_nothing() -> None:
+    clock = Clock()
+    limits = limiter(clock, per_second=1.0, burst=1)
+    await limits.take(ACME)
+    clock.now -= 50
+    with pytest.raises(RateLimitedError):
+        await limits.take(ACME)
+
+
+async def test_the_settings_give_the_default_rate() -> None:
+    settings = Settings(
+        demo=True, rate_limit_per_second=4, rate_limit_burst=2, otel_sdk_disabled=True
+    )
+    clock = Clock()
+    limits = RateLimiter.from_settings(settings, clock=clock)
+    assert limits.rate(ACME) == RateLimit(4.0, 2)
+    await limits.take(ACME)
+    await limits.take(ACME)
+    with pytest.raises(RateLimitedError) as refused:
+        await limits.take(ACME)
+    assert refused.value.retry_after == pytest.approx(0.25)
+
+
+def test_documented_defaults() -> None:
+    settings = Settings(demo=True, otel_sdk_disabled=True)
+    assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (50.0, 100)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "header"), [(0.001, 1), (0.5, 1), (1.0, 1), (1.2, 2), (2.0, 2), (59.01, 60)]
+)
+def test_retry_after_is_rounded_up_to_whole_seconds(seconds: float, header: int) -> None:
+    assert retry_after_seconds(RateLimitedError(seconds)) == header
+
+
+# --- the tenants file -----------------------------------------------------------------
+
+
+def _write(tmp_path: Path, entry: dict[str, object]) -> Path:
+    path = tmp_path / "tenants.json"
+    base = {"id": "acme", "token_sha256": hashlib.sha256(b"tok").hexdigest()}
+    path.write_text(json.dumps({"tenants": [{**base, "telnyx_api_key": "KEYa", **entry}]}))
+    return path
+
+
+def test_the_tenants_file_may_set_a_tenants_rate(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"rate_limit": {"per_second": 5, "burst": 10}})
+    tenant = TenantRegistry.from_file(path).authenticate("Bearer tok")
+    assert tenant.rate_limit == RateLimit(per_second=5.0, burst=10)
+
+
+def test_without_a_rate_the_default_applies(tmp_path: Path) -> None:
+    tenant = TenantRegistry.from_file(_write(tmp_path, {})).authenticate("Bearer tok")
+    assert tenant.rate_limit is None
+
+
+@pytest.mark.parametrize(
+    ("rate_limit", "problem"),
+    [
+        (
+            {"per_second": 0, "burst": 1},
+            "tenants.0.rate_limit.per_second: Input should be greater than 0",
+        ),
+        (
+            {"per_second": 1, "burst": 0},
+            "tenants.0.rate_limit.burst: Input should be greater than or equal to 1",
+        ),
+        ({"per_second": 1}, "tenants.0.rate_limit.burst: Field required"),
+        (
+            {"per_second": 1, "burst": 1, "x": 1},
+            "tenants.0.rate_limit.x: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_an_invalid_rate_is_refused_at_start_up(
+    tmp_path: Path, rate_limit: dict[str, object], problem: str
+) -> None:
+    path = _write(tmp_path, {"rate_limit": rate_limit})
+    with pytest.raises(TenantsFileError) as refused:
+        TenantRegistry.from_file(path)
+    assert str(refused.value) == f"invalid tenants file {path}: {problem}"

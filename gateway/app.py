@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,11 +15,17 @@ from starlette.routing import Mount, Route
 
 from gateway.cache import TenantCache
 from gateway.config import Settings
-from gateway.errors import ErrorDetail
+from gateway.errors import AuthenticationError, ErrorDetail
 from gateway.limits import BodySizeLimit
+from gateway.ratelimit import RateLimiter
 from gateway.rest import create_rest_app
 from gateway.rest import error_response as rest_error_response
-from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry, build_telemetry
+from gateway.telemetry import (
+    PROMETHEUS_CONTENT_TYPE,
+    ServerTelemetry,
+    Telemetry,
+    build_telemetry,
+)
 from gateway.telnyx.client import TelnyxClient, build_http_client
 from gateway.telnyx.service import TelnyxService, Ttl
 from gateway.tenancy import Tenant, TenantRegistry
@@ -30,7 +35,7 @@ DEMO_TENANT_ID = "demo"
 DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"
 SIMULATOR_BASE_URL = "http://simulator.internal/v2"
 # Health and metrics are polled constantly; tracing them would drown the real traffic.
-UNTRACED_PATHS = "healthz,readyz,metrics"
+UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def _too_large(path: str) -> Response:
@@ -113,6 +118,13 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
+    def identify(authorization: str | None) -> str | None:
+        # For the server span and the access log only; each face authenticates for itself.
+        try:
+            return tenants.authenticate(authorization).id
+        except AuthenticationError:
+            return None
+
     async def metrics(_: Request) -> Response:
         return Response(telemetry.metrics_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
@@ -124,8 +136,13 @@ def create_app(
             await http.aclose()
             telemetry.shutdown()
 
+    rate_limiter = RateLimiter.from_settings(settings)
     graphql = create_graphql_app(
-        service, tenants, settings, tracer_provider=telemetry.tracer_provider
+        service,
+        tenants,
+        settings,
+        tracer_provider=telemetry.tracer_provider,
+        rate_limiter=rate_limiter,
     )
     app = Starlette(
         routes=[
@@ -137,10 +154,11 @@ def create_app(
         ],
         middleware=[
             Middleware(
-                OpenTelemetryMiddleware,
-                excluded_urls=UNTRACED_PATHS,
+                ServerTelemetry,
                 tracer_provider=telemetry.tracer_provider,
                 meter_provider=telemetry.meter_provider,
+                excluded_paths=UNTRACED_PATHS,
+                identify=identify,
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refuse=_too_large),
         ],

@@ -1,4 +1,5 @@
-"""Tracer and meter providers, JSON logs that carry trace ids, and Prometheus exposition.
+"""Tracer and meter providers, the inbound server span, JSON logs that carry trace ids, and
+Prometheus exposition.
 
 Everything is built per application by `build_telemetry`, never installed as a global, so
 tests pass their own in-memory exporter and readers.
@@ -8,11 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import unquote
 
-from opentelemetry import trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
@@ -24,12 +30,24 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.config import Settings
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SERVER_SCOPE = "gateway.server"
+# The stable HTTP conventions' advisory buckets, in seconds.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+COUNTED = ("http.request.method", "http.route", "http.response.status_code")
+PHONE_NUMBER = re.compile(r"\+?[0-9]{7,15}")
+REDACTED = "REDACTED"
+
+access_log = logging.getLogger("gateway.access")
 
 
 @dataclass
@@ -51,21 +69,31 @@ class Telemetry:
         self.meter_provider.shutdown()
 
 
+def otlp_traces_endpoint(settings: Settings) -> str | None:
+    """Where OTLP/HTTP spans go: the traces variable as given, or the base plus `/v1/traces`."""
+    if settings.otel_exporter_otlp_traces_endpoint:
+        return settings.otel_exporter_otlp_traces_endpoint
+    if settings.otel_exporter_otlp_endpoint:
+        return settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    return None
+
+
 def _exporters(settings: Settings) -> list[SpanProcessor]:
     if settings.otel_sdk_disabled:
         return []
     processors: list[SpanProcessor] = []
+    endpoint = otlp_traces_endpoint(settings)
     for name in (part.strip() for part in settings.otel_traces_exporter.split(",")):
         if name == "console":
-            processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
-        elif name == "otlp" and (
-            settings.otel_exporter_otlp_endpoint or settings.otel_exporter_otlp_traces_endpoint
-        ):
+            # The stdout of now, not of import time (the exporter's default).
+            processors.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
+        elif name == "otlp" and endpoint:
             # Imported only when used: the exporter pulls in protobuf.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            # The exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
-            processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+            # Headers, timeout and compression come from the standard OTEL_EXPORTER_OTLP_*
+            # variables, which the exporter reads itself; the endpoint comes from Settings.
+            processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     return processors
 
 
@@ -92,6 +120,142 @@ def build_telemetry(
     return Telemetry(tracer_provider, meter_provider, registry, processors)
 
 
+def redact_path(path: str) -> str:
+    """A URL path with every segment that is a phone number replaced by `REDACTED`."""
+    return "/".join(
+        REDACTED if PHONE_NUMBER.fullmatch(unquote(segment)) else segment
+        for segment in path.split("/")
+    )
+
+
+class ServerTelemetry:
+    """ASGI middleware: a SERVER span, a duration point and an access-log line per request.
+
+    The span continues an inbound W3C `traceparent` and is named after the route template
+    (`GET /v2/messaging_profiles/{id}`), never the raw path. It records no header and no
+    query string: either may carry a token or a phone number. `identify` maps the
+    Authorization header to a tenant id, or None.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        excluded_paths: Iterable[str] = (),
+        identify: Callable[[str | None], str | None] | None = None,
+    ) -> None:
+        self.app = app
+        self._tracer = trace.get_tracer(SERVER_SCOPE, __version__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(SERVER_SCOPE, __version__, meter_provider=meter_provider)
+        self._duration = meter.create_histogram(
+            "http.server.request.duration",
+            unit="s",
+            description="Duration of inbound HTTP requests.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        # By tenant for the dashboards; `tenant_id` is the label the Grafana dashboard reads.
+        self._requests = meter.create_counter(
+            "gateway.requests",
+            unit="{request}",
+            description="Inbound requests by tenant, route and status.",
+        )
+        self._excluded = frozenset(excluded_paths)
+        self._identify = identify
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root_path: str = scope.get("root_path", "")
+        if scope["type"] != "http" or scope["path"].removeprefix(root_path) in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        method = scope["method"] if scope["method"] in HTTP_METHODS else "_OTHER"
+        span_method = "HTTP" if method == "_OTHER" else method
+        status = 500  # what the caller gets when the app fails before answering
+        error: str | None = None
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        attributes: dict[str, str] = {
+            "http.request.method": method,
+            "url.scheme": scope.get("scheme", "http"),
+            "url.path": redact_path(scope["path"]),
+            "network.protocol.version": scope.get("http_version", "1.1"),
+        }
+        if user_agent := headers.get("user-agent"):
+            attributes["user_agent.original"] = user_agent
+        started = time.perf_counter()
+        with self._tracer.start_as_current_span(
+            span_method,
+            context=propagate.extract(headers),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                await self.app(scope, receive, send_status)
+            except BaseException as exc:
+                # The type only: an exception's message may quote anything.
+                error = type(exc).__qualname__
+                raise
+            finally:
+                route = _route_template(scope, root_path)
+                labels: dict[str, str | int] = {
+                    "http.request.method": method,
+                    "url.scheme": attributes["url.scheme"],
+                    "http.response.status_code": status,
+                }
+                if route is not None:
+                    labels["http.route"] = route
+                    span.update_name(f"{span_method} {route}")
+                if error is None and status >= 500:
+                    error = str(status)
+                if error is not None:
+                    labels["error.type"] = error
+                    span.set_status(StatusCode.ERROR)
+                span.set_attributes(labels)
+                tenant = self._identify(headers.get("authorization")) if self._identify else None
+                if tenant is not None:
+                    span.set_attribute("gateway.tenant.id", tenant)
+                duration = time.perf_counter() - started
+                self._duration.record(duration, labels)
+                counted = {key: labels[key] for key in COUNTED if key in labels}
+                if tenant is not None:
+                    counted["tenant_id"] = tenant
+                self._requests.add(1, counted)
+                _log_access(method, route, status, duration, tenant)
+
+
+def _route_template(scope: Scope, root_path: str) -> str | None:
+    # Starlette's routers record the matched route in the scope, and each Mount extends
+    # root_path with its prefix: together they give the template under the app's root.
+    route_path = getattr(scope.get("route"), "path_format", None)
+    if not isinstance(route_path, str):
+        return None
+    mounted: str = scope.get("root_path", "")
+    return mounted[len(root_path) :] + route_path
+
+
+def _log_access(
+    method: str, route: str | None, status: int, duration: float, tenant: str | None
+) -> None:
+    fields: dict[str, Any] = {
+        "http.request.method": method,
+        "http.route": route,
+        "http.response.status_code": status,
+        "duration_ms": round(duration * 1000, 3),
+    }
+    if tenant is not None:
+        fields["gateway.tenant.id"] = tenant
+    access_log.info("%s %s %s", method, route or "-", status, extra={"fields": fields})
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the active span's trace and span ids."""
 
@@ -113,10 +277,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str) -> None:
-    """Send every log record to stderr as JSON lines."""
-    handler = logging.StreamHandler()
+# These log every upstream request's URL at INFO, and the URL may hold a phone number.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def configure_logging(level: str, stream: IO[str] | None = None) -> None:
+    """Send every log record to `stream` (stderr by default) as JSON lines."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

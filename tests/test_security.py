@@ -834,9 +834,17 @@ async def test_refusals_before_the_limit_take_no_token(limited: Any) -> None:
             assert (await post(alpha, {"query": COUNT})).status_code == 200
 
 
-async def test_without_a_limiter_there_is_no_limit(client: httpx.AsyncClient) -> None:
-    for _ in range(120):
-        assert (await post(client, {"query": COUNT})).status_code == 200
+async def test_the_app_limits_each_tenant_with_the_configured_bucket(make: Make) -> None:
+    app = make(rate_limit_per_second=0.01, rate_limit_burst=3)
+    async with caller(app) as alpha, caller(app, BETA_TOKEN) as other:
+        for _ in range(3):
+            assert (await post(alpha, {"query": COUNT})).status_code == 200
+        refused = await post(alpha, {"query": COUNT})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "100"
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # Beta's bucket is its own.
+        assert (await post(other, {"query": COUNT})).status_code == 200
 
 
 # --- the per-tenant cap on concurrent upstream calls ----------------------------------------

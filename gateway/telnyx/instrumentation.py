@@ -6,10 +6,8 @@ No attribute carries a key, a token or a phone number: URLs are redacted before 
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator
-from urllib.parse import unquote
 
 import httpx
 from opentelemetry import metrics, propagate, trace
@@ -17,13 +15,10 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, StatusCode, TracerProvider
 
 from gateway import __version__
+from gateway.telemetry import DURATION_BUCKETS, REDACTED, redact_path
 from gateway.telnyx.failure import error_type
 
 SCOPE = "gateway.telnyx"
-# The stable HTTP client conventions' advisory buckets, in seconds.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
-PHONE_NUMBER = re.compile(r"\+?[0-9]{7,15}")
-REDACTED = "REDACTED"
 
 
 class Instrumentation:
@@ -124,10 +119,7 @@ class Attempt:
 
 def safe_url(url: httpx.URL) -> str:
     """The URL with phone numbers masked in path segments and `phone_number` filters."""
-    path = "/".join(
-        REDACTED if PHONE_NUMBER.fullmatch(unquote(segment)) else segment
-        for segment in url.raw_path.split(b"?", 1)[0].decode("ascii").split("/")
-    )
+    path = redact_path(url.raw_path.split(b"?", 1)[0].decode("ascii"))
     params: list[tuple[str, str | int | float | bool | None]] = [
         (key, REDACTED if key.startswith("filter[phone_number]") else value)
         for key, value in url.params.multi_items()

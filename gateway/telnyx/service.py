@@ -6,6 +6,7 @@ Both faces use this module and nothing below it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -32,6 +33,8 @@ from gateway.tenancy import Tenant
 __all__ = ["Caller", "Fetched", "TelnyxService", "Ttl"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Cache kinds. A kind names one read operation; its scope is the id it is about.
 PROFILE = "messaging_profile"
@@ -107,13 +110,20 @@ class TelnyxService:
         params: tuple[Hashable, ...],
         ttl: float,
         load: Callable[[], Awaitable[Fetched[T]]],
+        *,
+        page: tuple[int, int] | None = None,
     ) -> Fetched[T]:
+        """Read through the cache; `page` is a list read's (page number, page size)."""
         tenant = caller.tenant
+        attributes: dict[str, str | int] = {
+            "telnyx.operation": operation,
+            "gateway.tenant.id": tenant.id,
+        }
+        if page is not None:
+            attributes["telnyx.page.number"], attributes["telnyx.page.size"] = page
         with self._tracer.start_as_current_span(
-            f"telnyx.{operation}", kind=trace.SpanKind.INTERNAL
+            f"telnyx.{operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes
         ) as span:
-            span.set_attribute("telnyx.operation", operation)
-            span.set_attribute("gateway.tenant.id", tenant.id)
             value, outcome = await self._cache.get(
                 Key(tenant.id, kind, scope, params),
                 load,
@@ -123,6 +133,13 @@ class TelnyxService:
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
             caller.outcomes.append(outcome)
+            if outcome is Outcome.STALE:
+                # Telnyx is failing and callers get old data: worth an SRE's attention.
+                log.warning(
+                    "telnyx.%s served stale: Telnyx unavailable",
+                    operation,
+                    extra={"fields": dict(attributes)},
+                )
             self._cache_reads.add(1, {"telnyx.operation": operation, "outcome": outcome.value})
             return value
 
@@ -151,6 +168,7 @@ class TelnyxService:
                 name_eq=name_eq,
                 name_contains=name_contains,
             ),
+            page=(page, size),
         )
 
     async def retrieve_messaging_profile(
@@ -179,6 +197,7 @@ class TelnyxService:
             lambda: self._client.list_profile_phone_numbers(
                 caller.tenant, profile_id, page=page, size=size
             ),
+            page=(page, size),
         )
 
     async def list_profile_short_codes(
@@ -194,6 +213,7 @@ class TelnyxService:
             lambda: self._client.list_profile_short_codes(
                 caller.tenant, profile_id, page=page, size=size
             ),
+            page=(page, size),
         )
 
     async def list_short_codes(
@@ -214,6 +234,7 @@ class TelnyxService:
             lambda: self._client.list_short_codes(
                 caller.tenant, page=page, size=size, messaging_profile_id=messaging_profile_id
             ),
+            page=(page, size),
         )
 
     async def retrieve_short_code(
@@ -258,6 +279,7 @@ class TelnyxService:
                 type=type,
                 sort=sort,
             ),
+            page=(page, size),
         )
 
     async def retrieve_phone_number_messaging(
@@ -358,9 +380,7 @@ class TelnyxService:
             lambda: self._client.update_phone_number_messaging(
                 caller.tenant, phone_number_id, body
             ),
-            (
-                (PHONE_NUMBER, phone_number_id),
-                (PHONE_NUMBERS, None),
-                (PROFILE_PHONE_NUMBERS, None),
-            ),
+            # A number is read by its id or its E.164 string, each its own entry: evict all.
+            # The old profile is not in the response, so every profile's nested list goes.
+            ((PHONE_NUMBER, None), (PHONE_NUMBERS, None), (PROFILE_PHONE_NUMBERS, None)),
         )

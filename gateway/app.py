@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
+from opentelemetry.metrics import Observation
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.cache import TenantCache
+from gateway.coherence import Coherence, Invalidation
 from gateway.config import Settings
 from gateway.errors import AuthenticationError, ErrorDetail
 from gateway.limits import BodySizeLimit
@@ -53,6 +55,31 @@ def _too_large(path: str) -> Response:
         },
         status_code=413,
     )
+
+
+def _coherence(
+    settings: Settings,
+    cache: TenantCache,
+    on_state: Callable[[bool], object],
+    telemetry: Telemetry,
+) -> Coherence | None:
+    """Cross-replica invalidation when Redis is configured."""
+    if not settings.redis_url:
+        return None
+
+    def apply(invalidation: Invalidation) -> None:
+        for kind, scope in invalidation.targets:
+            cache.invalidate(invalidation.tenant, kind, scope)
+
+    coherence = Coherence(
+        settings.redis_url, on_invalidate=apply, on_resync=cache.clear, on_state=on_state
+    )
+    telemetry.meter_provider.get_meter(__name__).create_observable_gauge(
+        "gateway.redis.up",
+        callbacks=[lambda _: [Observation(1 if coherence.up else 0)]],
+        description="1 while cross-replica invalidation reaches Redis, else 0.",
+    )
+    return coherence
 
 
 def load_tenants(settings: Settings) -> TenantRegistry:
@@ -95,6 +122,12 @@ def create_app(
     cache = TenantCache(
         max_entries=settings.cache_max_entries, stale_window=settings.cache_stale_if_error
     )
+    coherence = _coherence(
+        settings,
+        cache,
+        lambda up: service.cap_ttl(None if up else settings.redis_down_ttl),
+        telemetry,
+    )
     service = TelnyxService(
         client,
         cache,
@@ -105,7 +138,11 @@ def create_app(
         ),
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
+        publish=None if coherence is None else coherence.publish,
     )
+    if coherence is not None:
+        # Until the first subscription succeeds, other replicas' writes cannot reach us.
+        service.cap_ttl(settings.redis_down_ttl)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -113,10 +150,11 @@ def create_app(
     async def readyz(_: Request) -> Response:
         checks = {"tenants": len(tenants) > 0, "upstream_client": not http.is_closed}
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if coherence is not None:
+            # Reported, not required: without Redis the replica still serves, less coherently.
+            body["redis"] = "up" if coherence.up else "down"
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     def identify(authorization: str | None) -> str | None:
         # For the server span and the access log only; each face authenticates for itself.
@@ -128,15 +166,21 @@ def create_app(
     async def metrics(_: Request) -> Response:
         return Response(telemetry.metrics_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
+    rate_limiter = RateLimiter.from_settings(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if coherence is not None:
+            await coherence.start()
         try:
             yield
         finally:
+            if coherence is not None:
+                await coherence.stop()
+            await rate_limiter.aclose()
             await http.aclose()
             telemetry.shutdown()
 
-    rate_limiter = RateLimiter.from_settings(settings)
     graphql = create_graphql_app(
         service,
         tenants,

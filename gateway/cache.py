@@ -41,7 +41,8 @@ class Key:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     value: Any
-    fresh_until: float
+    stored_at: float
+    ttl: float
 
 
 class TenantCache:
@@ -63,16 +64,22 @@ class TenantCache:
         self._entries: TLRUCache[Key, _Entry] | None = (
             TLRUCache(
                 maxsize=max_entries,
-                ttu=lambda _key, entry, _now: entry.fresh_until + stale_window,
+                ttu=lambda _key, entry, _now: entry.stored_at + entry.ttl + stale_window,
                 timer=clock,
             )
             if max_entries > 0
             else None
         )
         self._inflight: dict[Key, asyncio.Future[Any]] = {}
+        self._listeners: list[Callable[[str, str, str | None], object]] = []
         # Bumped by every invalidation of a tenant: a load that began before the bump must
         # not store what it read, or a read right after a write could see the old value.
         self._generation: dict[str, int] = {}
+
+    def on_invalidate(self, listener: Callable[[str, str, str | None], object]) -> None:
+        """Call `listener(tenant, kind, scope)` on every invalidation, so caches built on
+        these reads (whole responses) are evicted by the same rules."""
+        self._listeners.append(listener)
 
     def __len__(self) -> int:
         return 0 if self._entries is None else len(self._entries)
@@ -93,7 +100,13 @@ class TenantCache:
         that entry is returned with `Outcome.STALE` instead of the error.
         """
         entry = None if self._entries is None else self._entries.get(key)
-        if entry is not None and not bypass and self._clock() < entry.fresh_until:
+        # Freshness is judged with the TTL asked for now, so a shortened TTL (say, while
+        # other replicas' invalidations cannot arrive) also applies to older entries.
+        if (
+            entry is not None
+            and not bypass
+            and self._clock() - entry.stored_at < min(ttl, entry.ttl)
+        ):
             return cast(T, entry.value), Outcome.HIT
 
         waiting = self._inflight.get(key)
@@ -118,7 +131,7 @@ class TenantCache:
             raise
         self._settle(key, future, value)
         if self._entries is not None and self._generation.get(key.tenant, 0) == generation:
-            self._entries[key] = _Entry(value, self._clock() + ttl)
+            self._entries[key] = _Entry(value, self._clock(), ttl)
         return value, Outcome.BYPASS if bypass else Outcome.MISS
 
     def _settle(self, key: Key, future: asyncio.Future[Any], result: Any) -> None:
@@ -138,6 +151,8 @@ class TenantCache:
         Returns how many entries were evicted.
         """
         self._generation[tenant] = self._generation.get(tenant, 0) + 1
+        for listener in self._listeners:
+            listener(tenant, kind, scope)
 
         def matches(key: Key) -> bool:
             return (

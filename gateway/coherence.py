@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -26,11 +26,10 @@ CHANNEL = "telnyx-gateway:invalidations"
 
 @dataclass(frozen=True, slots=True)
 class Invalidation:
-    """Evict a tenant's entries of `kind` (only `scope`'s when given)."""
+    """Evict a tenant's entries of each (kind, scope) target; a None scope means all."""
 
     tenant: str
-    kind: str
-    scope: str | None = None
+    targets: tuple[tuple[str, str | None], ...]
 
 
 class Coherence:
@@ -92,16 +91,9 @@ class Coherence:
                 await self._listener
         await self._publisher.aclose()
 
-    async def publish(self, invalidation: Invalidation) -> None:
+    async def publish(self, tenant: str, targets: Sequence[tuple[str, str | None]]) -> None:
         """Tell the other replicas; a failure is logged and marks Redis as down."""
-        message = orjson.dumps(
-            {
-                "origin": self._origin,
-                "tenant": invalidation.tenant,
-                "kind": invalidation.kind,
-                "scope": invalidation.scope,
-            }
-        )
+        message = orjson.dumps({"origin": self._origin, "tenant": tenant, "targets": targets})
         try:
             await self._publisher.publish(self._channel, message)
         except (RedisError, OSError) as exc:
@@ -141,8 +133,15 @@ class Coherence:
             fields = orjson.loads(data)
             if fields.get("origin") == self._origin:
                 return
-            invalidation = Invalidation(fields["tenant"], fields["kind"], fields.get("scope"))
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            tenant = fields["tenant"]
+            targets = tuple(
+                (str(kind), None if scope is None else str(scope))
+                for kind, scope in fields["targets"]
+            )
+            if not isinstance(tenant, str):
+                raise TypeError(tenant)
+            invalidation = Invalidation(tenant, targets)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning("ignored a malformed invalidation message")
             return
         self._on_invalidate(invalidation)

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     # Cross-replica coherence
     redis_url: str | None = None
+    redis_down_ttl: float = Field(default=5.0, ge=0)  # cache freshness while Redis is away
 
     # Telemetry: the standard OpenTelemetry variables, read here and nowhere else.
     otel_service_name: str = Field(

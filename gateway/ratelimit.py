@@ -8,11 +8,15 @@ shared by replicas (Redis) implements the same one method.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
 
 from gateway.errors import RateLimitedError
 from gateway.tenancy import RateLimit
@@ -61,6 +65,74 @@ class MemoryBuckets:
         return (1.0 - bucket.tokens) / rate.per_second
 
 
+log = logging.getLogger(__name__)
+
+# One atomic step of a token bucket in Redis, timed by Redis's own clock so that replicas
+# with skewed clocks share one notion of "now". Returns the wait in seconds (0: taken).
+_TAKE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1])
+local updated = tonumber(state[2])
+if tokens == nil or updated == nil then
+  tokens = burst
+  updated = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return tostring(wait)
+"""
+
+
+class RedisBuckets:
+    """Buckets in Redis, shared by every replica; `fallback` limits locally while Redis is
+    unreachable, so an outage neither stops traffic nor lifts the limits."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        fallback: Buckets,
+        prefix: str = "telnyx-gateway:ratelimit:",
+        timeout: float = 0.5,
+    ) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        self._script = self._redis.register_script(_TAKE)
+        self._fallback = fallback
+        self._prefix = prefix
+        self._failing = False
+
+    async def take(self, key: str, rate: RateLimit) -> float:
+        try:
+            wait = await self._script(keys=[self._prefix + key], args=[rate.per_second, rate.burst])
+        except (RedisError, OSError) as exc:
+            if not self._failing:
+                log.warning(
+                    "rate limits are local while redis is unreachable: %s", type(exc).__name__
+                )
+                self._failing = True
+            return await self._fallback.take(key, rate)
+        if self._failing:
+            log.info("rate limits are shared through redis again")
+            self._failing = False
+        return float(wait)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
 class RateLimiter:
     """Each tenant's rate, enforced one request at a time."""
 
@@ -72,9 +144,16 @@ class RateLimiter:
     def from_settings(
         cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic
     ) -> RateLimiter:
-        """The settings' default rate over buckets in this process."""
+        """The settings' default rate, over Redis when `redis_url` is set, else in memory."""
         default = RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst)
-        return cls(default, buckets=MemoryBuckets(clock=clock))
+        local = MemoryBuckets(clock=clock)
+        if settings.redis_url:
+            return cls(default, buckets=RedisBuckets(settings.redis_url, fallback=local))
+        return cls(default, buckets=local)
+
+    async def aclose(self) -> None:
+        if isinstance(self._buckets, RedisBuckets):
+            await self._buckets.aclose()
 
     def rate(self, tenant: Tenant) -> RateLimit:
         return tenant.rate_limit or self._default

@@ -16,6 +16,9 @@ from gateway.simulator import Simulator
 from gateway.telemetry import build_telemetry
 from gateway.tenancy import Tenant, TenantRegistry
 
+# Fixtures that run the gateway as a real process.
+pytest_plugins = ["tests.process"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -187,3 +187,12 @@ async def test_zero_entries_disables_storage_but_keeps_single_flight() -> None:
     await asyncio.gather(*tasks)
     assert load.calls == 1
     assert (await cache.get(KEY, load, ttl=30))[1] is Outcome.MISS
+
+
+async def test_a_shorter_ttl_asked_for_later_applies_to_entries_already_stored() -> None:
+    clock = Clock()
+    cache = make(clock)
+    await cache.get(KEY, Loader("old"), ttl=300)
+    clock.now += 2
+    assert await cache.get(KEY, Loader("unused"), ttl=300) == ("old", Outcome.HIT)
+    assert await cache.get(KEY, Loader("new"), ttl=1) == ("new", Outcome.MISS)

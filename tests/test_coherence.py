@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
@@ -12,11 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from gateway.coherence import Coherence, Invalidation
+from tests.services import REDIS_URL
 from tests.tcpproxy import TcpProxy
-
-REDIS_URL = os.environ.get(  # noqa: TID251  -- a test-only knob, not a gateway setting
-    "GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
-)
 
 
 class Replica:
@@ -71,8 +67,8 @@ async def test_an_invalidation_reaches_the_other_replica_and_not_its_sender(chan
     await b.coherence.start()
     try:
         assert (a.coherence.up, b.coherence.up) == (True, True), "is Redis running?"
-        await a.coherence.publish(Invalidation("acme", "messaging_profile", "p1"))
-        await eventually(lambda: b.seen == [Invalidation("acme", "messaging_profile", "p1")])
+        await a.coherence.publish("acme", (("messaging_profile", "p1"),))
+        await eventually(lambda: b.seen == [Invalidation("acme", (("messaging_profile", "p1"),))])
         await asyncio.sleep(0.05)
         assert a.seen == []
     finally:
@@ -91,15 +87,15 @@ async def test_an_outage_is_survived_and_the_cache_is_resynced_after_it(
         await proxy.cut()
         await eventually(lambda: not a.coherence.up)
         # Published while A is away: A never hears of it, so it must resync on return.
-        await b.coherence.publish(Invalidation("acme", "short_codes"))
+        await b.coherence.publish("acme", (("short_codes", None),))
         # A's own publish fails quietly instead of failing the write.
-        await a.coherence.publish(Invalidation("acme", "messaging_profiles"))
+        await a.coherence.publish("acme", (("messaging_profiles", None),))
         await proxy.restore()
         await eventually(lambda: a.coherence.up)
         assert a.resyncs == 1
         assert a.states == [True, False, True]
-        await b.coherence.publish(Invalidation("acme", "phone_numbers", None))
-        await eventually(lambda: a.seen == [Invalidation("acme", "phone_numbers", None)])
+        await b.coherence.publish("acme", (("phone_numbers", None),))
+        await eventually(lambda: a.seen == [Invalidation("acme", (("phone_numbers", None),))])
     finally:
         await a.coherence.stop()
         await b.coherence.stop()
@@ -130,9 +126,9 @@ async def test_malformed_messages_are_ignored(channel: str) -> None:
         await raw.publish(channel, b"not json")
         await raw.publish(channel, b'{"tenant": "acme"}')
         await raw.publish(
-            channel, b'{"origin": "x", "tenant": "acme", "kind": "short_code", "scope": "s1"}'
+            channel, b'{"origin": "x", "tenant": "acme", "targets": [["short_code", "s1"]]}'
         )
-        await eventually(lambda: a.seen == [Invalidation("acme", "short_code", "s1")])
+        await eventually(lambda: a.seen == [Invalidation("acme", (("short_code", "s1"),))])
     finally:
         await raw.aclose()
         await a.coherence.stop()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.errors import RateLimitedError
-from gateway.ratelimit import MemoryBuckets, RateLimiter, retry_after_seconds
+from gateway.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, retry_after_seconds
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry, TenantsFileError
+from tests.services import REDIS_URL
+from tests.tcpproxy import TcpProxy
 
 ACME = Tenant("acme", SecretStr("KEYacme"))
 GLOBEX = Tenant("globex", SecretStr("KEYglobex"))
@@ -172,3 +176,56 @@ def test_an_invalid_rate_is_refused_at_start_up(
     with pytest.raises(TenantsFileError) as refused:
         TenantRegistry.from_file(path)
     assert str(refused.value) == f"invalid tenants file {path}: {problem}"
+
+
+# --- shared through Redis (the machine's Redis; these tests never skip) --------------------
+
+
+def redis_buckets(url: str, *, fallback: MemoryBuckets | None = None) -> RedisBuckets:
+    return RedisBuckets(
+        url,
+        fallback=fallback or MemoryBuckets(),
+        prefix=f"test-ratelimit-{uuid.uuid4().hex}:",
+        timeout=0.3,
+    )
+
+
+async def test_replicas_share_one_bucket_per_tenant_through_redis() -> None:
+    first = redis_buckets(REDIS_URL)
+    second = RedisBuckets(REDIS_URL, fallback=MemoryBuckets(), prefix=first._prefix)
+    rate = RateLimit(per_second=0.01, burst=3)
+    try:
+        waits = [
+            await first.take("acme", rate),
+            await second.take("acme", rate),
+            await first.take("acme", rate),
+            await second.take("acme", rate),
+        ]
+        assert waits[:3] == [0.0, 0.0, 0.0]
+        assert 99.0 < waits[3] <= 100.0
+        assert await first.take("globex", rate) == 0.0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_without_redis_the_limits_are_kept_locally() -> None:
+    parts = urlsplit(REDIS_URL)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    buckets = redis_buckets(f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}")
+    rate = RateLimit(per_second=0.01, burst=2)
+    try:
+        assert await buckets.take("acme", rate) == 0.0
+        await proxy.cut()
+        # The local bucket starts full: an outage neither blocks traffic nor lifts the limit.
+        assert await buckets.take("acme", rate) == 0.0
+        assert await buckets.take("acme", rate) == 0.0
+        assert await buckets.take("acme", rate) > 99.0
+        await proxy.restore()
+        # Back on the shared bucket, which still holds one token from before the outage.
+        assert await buckets.take("acme", rate) == 0.0
+        assert await buckets.take("acme", rate) > 99.0
+    finally:
+        await buckets.aclose()
+        await proxy.cut()

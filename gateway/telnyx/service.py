@@ -7,7 +7,7 @@ Both faces use this module and nothing below it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -76,6 +76,10 @@ class Caller:
         )
 
 
+# Tells the other replicas what a write invalidated: (tenant id, [(kind, scope), ...]).
+Publish = Callable[[str, Sequence[tuple[str, str | None]]], Awaitable[None]]
+
+
 class TelnyxService:
     """Cached reads and invalidating writes over a `TelnyxClient`."""
 
@@ -87,10 +91,13 @@ class TelnyxService:
         ttl: Ttl | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        publish: Publish | None = None,
     ) -> None:
         self._client = client
         self._cache = cache
         self._ttl = ttl or Ttl()
+        self._ttl_cap: float | None = None
+        self._publish = publish
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         meter = metrics.get_meter(__name__, meter_provider=meter_provider)
         self._cache_reads = meter.create_counter(
@@ -127,7 +134,7 @@ class TelnyxService:
             value, outcome = await self._cache.get(
                 Key(tenant.id, kind, scope, params),
                 load,
-                ttl=ttl,
+                ttl=ttl if self._ttl_cap is None else min(ttl, self._ttl_cap),
                 bypass=caller.no_cache,
                 stale_on=(UpstreamUnavailableError,),
             )
@@ -316,6 +323,13 @@ class TelnyxService:
                 # Also after a failure: a timed-out write may still have been applied.
                 for kind, scope in evict:
                     self._cache.invalidate(tenant.id, kind, scope)
+                if self._publish is not None:
+                    await self._publish(tenant.id, evict)
+
+    def cap_ttl(self, seconds: float | None) -> None:
+        """Keep reads fresh for at most `seconds` (None lifts the cap): used while other
+        replicas' invalidations cannot reach this one."""
+        self._ttl_cap = seconds
 
     async def create_messaging_profile(
         self, caller: Caller, body: CreateMessagingProfileRequest | RawBody

@@ -7,23 +7,18 @@ A request is held in flight across SIGTERM by a client that sends half of its bo
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.deploy.support import REPO
+from tests.process import Start
 
 pytestmark = pytest.mark.slow
 
@@ -32,76 +27,6 @@ QUERY = json.dumps(
 ).encode()
 # Generous bounds for a loaded CI machine; an idle shutdown takes about 0.2 s.
 PROMPTLY = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Gateway:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def sigterm(self) -> float:
-        self.process.send_signal(signal.SIGTERM)
-        return time.monotonic()
-
-    def logs(self) -> str:
-        return self.log.read_text()
-
-    def refuses_connections(self, within: float) -> bool:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            except ConnectionRefusedError:
-                return True
-            time.sleep(0.02)
-        return False
-
-
-Start = Callable[..., Gateway]
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Start]:
-    started: list[Gateway] = []
-
-    def run(**env: str) -> Gateway:
-        port = _free_port()
-        log = tmp_path / f"gateway-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve"],
-                cwd=REPO,
-                # Exactly these variables: no GATEWAY_* or OTEL_* leaks in from outside.
-                env={"GATEWAY_PORT": str(port), "OTEL_SDK_DISABLED": "true", **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        gateway = Gateway(process, port, log)
-        started.append(gateway)
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, gateway.logs()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return gateway
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, gateway.logs()
-            time.sleep(0.05)
-
-    yield run
-    for gateway in started:
-        if gateway.process.poll() is None:
-            gateway.process.kill()
-            gateway.process.wait()
 
 
 class HeldRequest:
@@ -133,8 +58,8 @@ class HeldRequest:
         return int(head.split(b" ", 2)[1]), body
 
 
-def test_idle_gateway_exits_cleanly_on_sigterm(start: Start) -> None:
-    gateway = start()
+def test_idle_gateway_exits_cleanly_on_sigterm(start_gateway: Start) -> None:
+    gateway = start_gateway()
     sent = gateway.sigterm()
     returncode = gateway.process.wait(timeout=PROMPTLY)
     assert time.monotonic() - sent < PROMPTLY
@@ -143,9 +68,9 @@ def test_idle_gateway_exits_cleanly_on_sigterm(start: Start) -> None:
 
 
 def test_in_flight_request_completes_after_sigterm_and_new_ones_are_refused(
-    start: Start,
+    start_gateway: Start,
 ) -> None:
-    gateway = start(GATEWAY_SHUTDOWN_GRACE_PERIOD="20")
+    gateway = start_gateway(GATEWAY_SHUTDOWN_GRACE_PERIOD="20")
     held = HeldRequest(gateway.port)
     time.sleep(0.5)  # uvicorn has read the headers: the request is in flight
     sent = gateway.sigterm()
@@ -163,8 +88,8 @@ def test_in_flight_request_completes_after_sigterm_and_new_ones_are_refused(
     assert returncode == 0, f"exit status {returncode} after SIGTERM"
 
 
-def test_request_still_in_flight_after_the_grace_period_is_abandoned(start: Start) -> None:
-    gateway = start(GATEWAY_SHUTDOWN_GRACE_PERIOD="1")
+def test_request_still_in_flight_after_the_grace_period_is_abandoned(start_gateway: Start) -> None:
+    gateway = start_gateway(GATEWAY_SHUTDOWN_GRACE_PERIOD="1")
     held = HeldRequest(gateway.port)
     time.sleep(0.5)
     sent = gateway.sigterm()
@@ -208,10 +133,10 @@ def collector() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
 
 
 def test_pending_spans_are_flushed_on_sigterm(
-    start: Start, collector: tuple[str, list[tuple[str, bytes]]]
+    start_gateway: Start, collector: tuple[str, list[tuple[str, bytes]]]
 ) -> None:
     endpoint, received = collector
-    gateway = start(
+    gateway = start_gateway(
         OTEL_SDK_DISABLED="false",
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         # A batch would otherwise leave after 5 s; an hour means only shutdown sends it.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from gateway.telemetry import build_telemetry
 from gateway.tenancy import TenantRegistry
 from tests.conftest import ALPHA_TOKEN, GATEWAY_URL
 from tests.observability.receiver import Received, Receiver
+from tests.process import free_port
 from tests.server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +48,6 @@ def chain(span: Received, spans: list[Received]) -> list[str]:
         span = by_id[span.parent_span_id]
         names.append(span.name)
     return names
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_console_exporter_prints_each_span_as_json(capsys: pytest.CaptureFixture[str]) -> None:

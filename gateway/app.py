@@ -11,17 +11,19 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.cache import TenantCache
 from gateway.coherence import Coherence, Invalidation
 from gateway.config import Settings
-from gateway.errors import AuthenticationError, ErrorDetail
+from gateway.errors import AuthenticationError
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import RateLimiter
-from gateway.rest import create_rest_app
+from gateway.rest import ANY_METHOD, create_rest_app
 from gateway.rest import error_response as rest_error_response
+from gateway.rest import not_found as rest_not_found
+from gateway.rest.wire import own
 from gateway.telemetry import (
     PROMETHEUS_CONTENT_TYPE,
     ServerTelemetry,
@@ -45,7 +47,7 @@ def _too_large(path: str) -> Response:
     if path.startswith("/v2/"):
         return rest_error_response(
             413,
-            [ErrorDetail("10015", "Request Entity Too Large", "The request body is too large.")],
+            [own("10015", "Request Entity Too Large", "The request body is too large.")],
         )
     return JSONResponse(
         {
@@ -80,6 +82,14 @@ def _coherence(
         description="1 while cross-replica invalidation reaches Redis, else 0.",
     )
     return coherence
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Telnyx's 404 under /v2, also for paths Mount's pattern cannot match (a newline)."""
+    path = request.url.path
+    if path == "/v2" or path.startswith("/v2/"):
+        return await rest_not_found(request)
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 def load_tenants(settings: Settings) -> TenantRegistry:
@@ -194,8 +204,11 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Mount("/v2", create_rest_app(service, tenants)),
+            # Without it Starlette answers /v2 with a redirect to /v2/.
+            Route("/v2", rest_not_found, methods=list(ANY_METHOD)),
+            Mount("/v2", create_rest_app(service, tenants, rate_limiter=rate_limiter)),
         ],
+        exception_handlers={404: _not_found},
         middleware=[
             Middleware(
                 ServerTelemetry,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
+from gateway.rest import wire
 from gateway.telnyx import models
 
 _SCHEMAS: dict[str, type[BaseModel]] = {
@@ -28,12 +29,17 @@ _PAGE = [
     {
         "name": "page[number]",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "default": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": wire.PAGE_NUMBER_MAX, "default": 1},
     },
     {
         "name": "page[size]",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 250, "default": 20},
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": wire.PAGE_SIZE_MAX,
+            "default": wire.PAGE_SIZE_DEFAULT,
+        },
     },
 ]
 
@@ -61,7 +67,20 @@ def _list(name: str) -> dict[str, Any]:
     }
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+def _id(description: str, **schema: str) -> dict[str, Any]:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+_ID = _id("The messaging profile's id.", format="uuid")
+_SHORT_CODE_ID = _id("The short code's id.", format="uuid")
+# Telnyx's numeric id, or the number itself in E.164 (`+` may be sent unencoded).
+_NUMBER_ID = _id("The phone number's id, or the phone number in +E.164.")
 
 # (method, path, operationId, summary, parameters, request schema, response schema)
 _OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], str | None, dict[str, Any]]] = [
@@ -84,9 +103,9 @@ _OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], str | None, di
     ("get", "/short_codes", "ListShortCodes", "List short codes",
      [_query("filter[messaging_profile_id]"), *_PAGE], None, _list("ShortCode")),
     ("get", "/short_codes/{id}", "RetrieveShortCode", "Retrieve a short code",
-     [_ID], None, _one("ShortCode")),
+     [_SHORT_CODE_ID], None, _one("ShortCode")),
     ("patch", "/short_codes/{id}", "UpdateShortCode", "Update a short code",
-     [_ID], "UpdateShortCodeRequest", _one("ShortCode")),
+     [_SHORT_CODE_ID], "UpdateShortCodeRequest", _one("ShortCode")),
     ("get", "/phone_numbers/messaging", "ListPhoneNumbersWithMessagingSettings",
      "List phone numbers with messaging settings",
      [_query("filter[messaging_profile_id]"), _query("filter[phone_number]"),
@@ -95,12 +114,34 @@ _OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], str | None, di
       _query("sort[phone_number]", enum=["asc", "desc"]), *_PAGE],
      None, _list("PhoneNumberWithMessagingSettings")),
     ("get", "/phone_numbers/{id}/messaging", "GetPhoneNumberMessagingSettings",
-     "Retrieve a phone number's messaging settings", [_ID], None,
+     "Retrieve a phone number's messaging settings", [_NUMBER_ID], None,
      _one("PhoneNumberWithMessagingSettings")),
     ("patch", "/phone_numbers/{id}/messaging", "UpdatePhoneNumberMessagingSettings",
-     "Update a phone number's messaging settings", [_ID],
+     "Update a phone number's messaging settings", [_NUMBER_ID],
      "UpdatePhoneNumberMessagingSettingsRequest", _one("PhoneNumberWithMessagingSettings")),
 ]  # fmt: skip
+
+
+# The spec's constraints that the request models check in validators, which JSON Schema
+# cannot see: without them, generated clients and fuzzers send what Telnyx refuses.
+_URL_OR_EMPTY = r"^(?:https?://[^\s/?#]+\S*)?$"
+_PROFILE_CONSTRAINTS: dict[str, dict[str, Any]] = {
+    "name": {"pattern": r"\S"},
+    "whitelisted_destinations": {"items": {"type": "string", "pattern": r"^(?:[A-Z]{2}|\*)$"}},
+    "alpha_sender": {"pattern": models.ALPHA_SENDER.pattern},
+    "daily_spend_limit": {"pattern": models.SPEND_LIMIT.pattern},
+    "webhook_api_version": {"enum": list(models.WEBHOOK_API_VERSIONS)},
+    "webhook_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
+    "webhook_failover_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
+    "health_webhook_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
+}
+
+
+def _constrain(prop: dict[str, Any], keywords: dict[str, Any]) -> None:
+    """Add `keywords` to the non-null branch of a property's schema."""
+    for branch in prop.get("anyOf", [prop]):
+        if branch.get("type") != "null":
+            branch.update(keywords)
 
 
 @cache
@@ -117,6 +158,10 @@ def _components() -> dict[str, Any]:
             schemas[name] = schemas.pop(target) if target != name else schemas[target]
         else:
             schemas[name] = schema
+    for name in ("CreateMessagingProfileRequest", "UpdateMessagingProfileRequest"):
+        properties = schemas[name]["properties"]
+        for field, keywords in _PROFILE_CONSTRAINTS.items():
+            _constrain(properties[field], keywords)
     return schemas
 
 

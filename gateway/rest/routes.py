@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from gateway.errors import GatewayError
+from gateway.ratelimit import RateLimiter
 from gateway.rest import wire
 from gateway.rest.openapi import openapi_document
 from gateway.telnyx.service import Caller, Fetched, TelnyxService
@@ -27,41 +28,51 @@ ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE
 
 Handler = Callable[[Request, Caller], Awaitable[Fetched[Any]]]
 
+# Both as the simulator (our model of Telnyx) words them: an empty body is not JSON either.
 INVALID_JSON = wire.own("10023", "Invalid JSON", "The request body is not valid JSON.")
 NOT_AN_OBJECT = wire.own(
-    "10015", "Bad Request", "The request body must be a JSON object.", pointer="/"
+    "10026", "Invalid parameter type", "The body must be a JSON object.", pointer="/"
 )
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
     try:
-        body = orjson.loads(raw) if raw else {}
+        body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        raise wire.QueryError([INVALID_JSON]) from None
+        raise wire.QueryError(400, [INVALID_JSON]) from None
     if not isinstance(body, dict):
-        raise wire.QueryError([NOT_AN_OBJECT])
+        # The service forwards objects only; Telnyx refuses anything else with this 422.
+        raise wire.QueryError(422, [NOT_AN_OBJECT])
     return body
 
 
-def create_rest_app(service: TelnyxService, tenants: TenantRegistry) -> Router:
-    """The `/v2` router; mount it at `/v2`."""
+async def not_found(_: Request) -> Response:
+    """Telnyx's 404, for any path or method outside the face; Telnyx is not called."""
+    return wire.error_response(404, [wire.NOT_FOUND])
+
+
+def create_rest_app(
+    service: TelnyxService, tenants: TenantRegistry, *, rate_limiter: RateLimiter | None = None
+) -> Router:
+    """The `/v2` router; mount it at `/v2`. `rate_limiter` None means no rate limit."""
 
     def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
                 tenant = tenants.authenticate(request.headers.get("authorization"))
+                if rate_limiter is not None:
+                    await rate_limiter.take(tenant)
                 caller = Caller(tenant, no_cache=_no_cache(request))
                 fetched = await handler(request, caller)
             except wire.QueryError as exc:
-                status = 400 if exc.details[0].code == "10023" else 422
-                return wire.error_response(status, exc.details)
+                return wire.error_response(exc.status, exc.details)
             except GatewayError as exc:
                 return wire.response_for(exc)
             except Exception:  # the outer edge: never leak an unexpected error
                 log.exception("unexpected error on the REST face")
                 return wire.error_response(500, [wire.UNEXPECTED])
-            headers = {"X-Cache": _cache_header(caller)}
+            # Writes read nothing through the cache, so they carry no X-Cache.
+            headers = {"X-Cache": _cache_header(caller)} if caller.outcomes else None
             return Response(
                 fetched.body,
                 status_code=fetched.status,
@@ -150,13 +161,12 @@ def create_rest_app(service: TelnyxService, tenants: TenantRegistry) -> Router:
         )
 
     async def openapi(request: Request) -> Response:
+        # `base_url` is the app's root; the face's root (where it is mounted) is `root_path`.
+        server = request.base_url.replace(path=request.scope.get("root_path", ""))
         return Response(
-            orjson.dumps(openapi_document(str(request.base_url).rstrip("/"))),
+            orjson.dumps(openapi_document(str(server).rstrip("/"))),
             media_type="application/json",
         )
-
-    async def not_found(_: Request) -> Response:
-        return wire.error_response(404, [wire.NOT_FOUND])
 
     operations: list[tuple[str, str, Handler]] = [
         ("GET", "/messaging_profiles", list_messaging_profiles),
@@ -184,8 +194,8 @@ def create_rest_app(service: TelnyxService, tenants: TenantRegistry) -> Router:
 
 
 def _no_cache(request: Request) -> bool:
-    directives = request.headers.get("cache-control", "").lower()
-    return "no-cache" in directives or "no-store" in directives
+    directives = request.headers.get("cache-control", "").lower().split(",")
+    return any(directive.strip() in ("no-cache", "no-store") for directive in directives)
 
 
 def _cache_header(caller: Caller) -> str:

@@ -3,6 +3,7 @@ every failure, whether Telnyx raised it or the gateway did."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,45 +24,60 @@ from gateway.errors import (
 
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 250
+# Telnyx states no maximum page number. The gateway refuses one past a 32-bit integer with
+# the same 422 rather than forward a page no account can reach: such numbers overflow
+# upstream serialisers (the simulator answers a 64-bit overflow with a crash).
+PAGE_NUMBER_MAX = 2**31 - 1
 DOCS = "https://developers.telnyx.com/docs/overview/errors/"
 
 
 class QueryError(Exception):
-    """A query parameter Telnyx would refuse; answered as 422 without calling Telnyx."""
+    """Input Telnyx would refuse, answered in its words without calling it."""
 
-    def __init__(self, details: list[ErrorDetail]) -> None:
+    def __init__(self, status: int, details: list[ErrorDetail]) -> None:
         super().__init__(details[0].title)
+        self.status = status
         self.details = details
 
 
-def _page_value(query: Mapping[str, str], name: str, default: int, maximum: int | None) -> int:
+def _page_value(
+    query: Mapping[str, str], name: str, default: int, maximum: int, *, stated: bool
+) -> tuple[int, ErrorDetail | None]:
     raw = query.get(f"page[{name}]")
     if raw is None:
-        return default
-    value = int(raw) if raw.strip().isdigit() else 0
-    if value >= 1 and (maximum is None or value <= maximum):
-        return value
-    bound = f"between 1 and {maximum}" if maximum else "greater than or equal to 1"
-    raise QueryError(
-        [
-            own(
-                "10015",
-                "Invalid pagination",
-                f"page[{name}] must be an integer {bound}.",
-                # Telnyx's only example of this error points at "page/number" (no slash).
-                pointer=f"page/{name}",
-                parameter=f"page[{name}]",
-            )
-        ]
+        return default, None
+    # ASCII digits only, unstripped: int() would also take " 5" and "\uff15", which Telnyx
+    # (and the simulator) refuse, and the gateway must refuse exactly what upstream refuses.
+    value = 0
+    if raw.isascii() and raw.isdigit():
+        # Past 10 digits it is out of range anyway, and int() refuses 4300 of them.
+        digits = raw.lstrip("0") or "0"
+        value = int(digits) if len(digits) <= 10 else maximum + 1
+    if 1 <= value <= maximum:
+        return value, None
+    # Worded as Telnyx words it; a maximum it does not state is named only when exceeded.
+    bound = (
+        f"between 1 and {maximum}" if stated or value > maximum else "greater than or equal to 1"
+    )
+    return default, own(
+        "10015",
+        "Invalid pagination",
+        f"page[{name}] must be an integer {bound}.",
+        # Telnyx's only example of this error points at "page/number" (no slash).
+        pointer=f"page/{name}",
+        parameter=f"page[{name}]",
     )
 
 
 def page(query: Mapping[str, str]) -> tuple[int, int]:
-    """`page[number]` and `page[size]` with Telnyx's defaults and bounds."""
-    return (
-        _page_value(query, "number", 1, None),
-        _page_value(query, "size", PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX),
-    )
+    """`page[number]` and `page[size]` with Telnyx's defaults and bounds; a 422 naming
+    every bad one otherwise, as Telnyx answers."""
+    number, bad_number = _page_value(query, "number", 1, PAGE_NUMBER_MAX, stated=False)
+    size, bad_size = _page_value(query, "size", PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, stated=True)
+    problems = [problem for problem in (bad_number, bad_size) if problem is not None]
+    if problems:
+        raise QueryError(422, problems)
+    return number, size
 
 
 def envelope(details: Sequence[ErrorDetail]) -> dict[str, Any]:
@@ -118,16 +134,23 @@ MISCONFIGURED = own(
 
 
 def _retry_after(seconds: float | None) -> dict[str, str]:
-    return {} if seconds is None else {"Retry-After": str(max(1, round(seconds)))}
+    # Whole seconds, rounded up: a caller that waits what it is told must not come back early.
+    return {} if seconds is None else {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 def response_for(error: GatewayError) -> Response:
     """Telnyx's status and envelope for an error, so SDK error classes work unchanged."""
-    # The gateway already retried: tell the SDKs not to multiply the attempts.
+    # `x-should-retry: false` on every answer the gateway has already retried (5xx, 429,
+    # 408, 409). The SDKs honour it over their status rules; without it, their 2 retries
+    # of the gateway's 3 attempts would send 9 requests to a Telnyx that is already failing
+    # or throttling, where a caller talking to Telnyx directly sends 3. A create (POST) is
+    # not retried by the gateway after it may have reached Telnyx; the SDK retrying it
+    # would risk a duplicate profile, so it must not either.
     no_retry = {"x-should-retry": "false"}
     if isinstance(error, AuthenticationError):
         return error_response(401, [UNAUTHENTICATED], {"WWW-Authenticate": "Bearer"})
     if isinstance(error, RateLimitedError):
+        # The gateway's own limit: nothing was retried, so the SDKs may wait and retry.
         return error_response(429, [TOO_MANY], _retry_after(error.retry_after))
     if isinstance(error, BadInputError):
         problems = [
@@ -150,5 +173,8 @@ def response_for(error: GatewayError) -> Response:
         # the gateway's misconfiguration, not the caller's, so it must not look like a 401.
         return error_response(502, [MISCONFIGURED], no_retry)
     if isinstance(error, UpstreamError) and error.status is not None and 400 <= error.status < 500:
-        return error_response(error.status, error.errors or (UNEXPECTED,))
+        retried = error.status in (408, 409)
+        return error_response(
+            error.status, error.errors or (UNEXPECTED,), no_retry if retried else None
+        )
     return error_response(502, [UNEXPECTED], no_retry)

@@ -18,6 +18,8 @@ _ERROR_DOCS = "https://developers.telnyx.com/docs/overview/errors/"
 
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 250
+# Telnyx states no maximum; past this a page number overflows serialisers (orjson: 64 bits).
+PAGE_NUMBER_MAX = 2**31 - 1
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -123,10 +125,13 @@ def _page_value(
     raw = query.get(f"page[{name}]")
     if raw is None:
         return default, None
-    value = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if value >= 1 and (maximum is None or value <= maximum):
+    limit = PAGE_NUMBER_MAX if maximum is None else maximum
+    digits = (raw.lstrip("0") or "0") if raw.isascii() and raw.isdigit() else ""
+    # Never int() an arbitrarily long string: past 10 digits it is over any limit anyway.
+    value = (int(digits) if len(digits) <= 10 else limit + 1) if digits else 0
+    if 1 <= value <= limit:
         return value, None
-    bound = f"between 1 and {maximum}" if maximum else "greater than or equal to 1"
+    bound = f"between 1 and {limit}" if maximum or value > limit else "greater than or equal to 1"
     # Pointer text as in the spec's only example of this error
     # (paths./phone_numbers/jobs.get.responses.422: "page/number", no leading slash).
     return default, Problem(

@@ -29,12 +29,13 @@ def serve() -> None:
     from gateway.app import DEMO_TENANT_ID, create_app
     from gateway.telemetry import configure_logging
     from gateway.tenancy import TenantsFileError
+    from schema.documents import TrustedDocumentsError
 
     settings = _settings()
     configure_logging(settings.log_level)
     try:
         app = create_app(settings)
-    except TenantsFileError as exc:
+    except (TenantsFileError, TrustedDocumentsError) as exc:
         sys.exit(str(exc))
     if settings.is_demo:
         url = f"http://{settings.host}:{settings.port}"

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock bench clean
+.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema > schema/schema.graphql
 
 bench: $(VENV)/.dev
+	$(BIN)/python -m bench.run
+
+bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport
 
 # Regenerates both lock files from pyproject.toml (needs uv: pip install uv).

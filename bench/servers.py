@@ -1,0 +1,103 @@
+"""The two small servers the gateway benchmark starts besides the gateway and the simulator.
+
+    python -m bench.servers baseline --port N --nested FILE --profile FILE
+    python -m bench.servers sink --port N
+
+`baseline` is the ceiling: a plain Starlette app answering the gateway's two measured reads
+with fixed bytes captured from the gateway, served exactly as `python -m gateway serve`
+serves the gateway. `sink` is the OTLP/HTTP endpoint the gateway exports its spans to: it
+reads each batch, counts it, and answers 200, as a collector would.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+def baseline_app(nested: bytes, profile: bytes) -> Starlette:
+    """`POST /graphql` and `GET /v2/messaging_profiles/{id}`, each returning its bytes."""
+
+    async def graphql(request: Request) -> Response:
+        await request.body()  # the gateway reads and parses the body; read it at least
+        return Response(nested, media_type="application/json")
+
+    async def messaging_profile(request: Request) -> Response:
+        return Response(profile, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["POST"]),
+            Route("/v2/messaging_profiles/{id}", messaging_profile, methods=["GET"]),
+        ]
+    )
+
+
+class Sink:
+    """A bare ASGI OTLP/HTTP receiver: 200 to every `POST /v1/traces`, counts on `GET /`."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.bytes = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        if scope["method"] == "POST":
+            self.batches += 1
+            self.bytes += size
+            body, content_type = b"", b"application/x-protobuf"
+        else:
+            body = orjson.dumps({"batches": self.batches, "bytes": self.bytes})
+            content_type = b"application/json"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", content_type)],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("server", choices=("baseline", "sink"))
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--nested", type=Path, help="baseline: the nested query's bytes")
+    parser.add_argument("--profile", type=Path, help="baseline: one profile's REST bytes")
+    args = parser.parse_args()
+    if args.server == "sink":
+        uvicorn.run(Sink(), host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    if args.nested is None or args.profile is None:
+        parser.error("baseline needs --nested and --profile")
+    app = baseline_app(args.nested.read_bytes(), args.profile.read_bytes())
+    # The options `python -m gateway serve` passes, so only the app differs.
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ from gateway.config import Settings
 from gateway.errors import AuthenticationError
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import RateLimiter
+from gateway.responses import ResponseCache
 from gateway.rest import ANY_METHOD, create_rest_app
 from gateway.rest import error_response as rest_error_response
 from gateway.rest import not_found as rest_not_found
@@ -132,6 +133,9 @@ def create_app(
     cache = TenantCache(
         max_entries=settings.cache_max_entries, stale_window=settings.cache_stale_if_error
     )
+    # Whole GraphQL responses, evicted by the same invalidations as the reads they used.
+    responses = ResponseCache(max_entries=settings.response_cache_max_entries)
+    responses.follow(cache)
     coherence = _coherence(
         settings,
         cache,
@@ -197,6 +201,7 @@ def create_app(
         settings,
         tracer_provider=telemetry.tracer_provider,
         rate_limiter=rate_limiter,
+        responses=responses,
     )
     app = Starlette(
         routes=[
@@ -223,5 +228,6 @@ def create_app(
     )
     app.state.service = service
     app.state.cache = cache
+    app.state.responses = responses
     app.state.telemetry = telemetry
     return app

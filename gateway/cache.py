@@ -72,6 +72,7 @@ class TenantCache:
         )
         self._inflight: dict[Key, asyncio.Future[Any]] = {}
         self._listeners: list[Callable[[str, str, str | None], object]] = []
+        self._clear_listeners: list[Callable[[str | None], object]] = []
         # Bumped by every invalidation of a tenant: a load that began before the bump must
         # not store what it read, or a read right after a write could see the old value.
         self._generation: dict[str, int] = {}
@@ -80,6 +81,10 @@ class TenantCache:
         """Call `listener(tenant, kind, scope)` on every invalidation, so caches built on
         these reads (whole responses) are evicted by the same rules."""
         self._listeners.append(listener)
+
+    def on_clear(self, listener: Callable[[str | None], object]) -> None:
+        """Call `listener(tenant)` on every `clear` (`None`: every tenant's entries)."""
+        self._clear_listeners.append(listener)
 
     def __len__(self) -> int:
         return 0 if self._entries is None else len(self._entries)
@@ -134,6 +139,13 @@ class TenantCache:
             self._entries[key] = _Entry(value, self._clock(), ttl)
         return value, Outcome.BYPASS if bypass else Outcome.MISS
 
+    def kept(self, key: Key) -> tuple[float, float] | None:
+        """When the entry under `key` was stored (this cache's clock) and the TTL it was
+        stored with; None when nothing is kept (caching off, or a write made the load's value
+        unkeepable), so nothing built on that read may be kept either."""
+        entry = None if self._entries is None else self._entries.get(key)
+        return None if entry is None else (entry.stored_at, entry.ttl)
+
     def _settle(self, key: Key, future: asyncio.Future[Any], result: Any) -> None:
         if self._inflight.get(key) is future:
             del self._inflight[key]
@@ -170,6 +182,8 @@ class TenantCache:
 
     def clear(self, tenant: str | None = None) -> None:
         """Drop everything, or everything of one tenant."""
+        for listener in self._clear_listeners:
+            listener(tenant)
         if tenant is None:
             self._generation = {t: g + 1 for t, g in self._generation.items()}
             self._inflight.clear()

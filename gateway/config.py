@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     apq_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0)  # 0 turns APQ off
     trusted_documents_file: Path | None = None
     trusted_documents_only: bool = False
+    response_cache_max_entries: int = Field(default=5_000, ge=0)  # 0 turns it off
+    nested_fan_in: bool = True  # nested lists of many profiles from the account-wide lists
 
     # Request limits
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

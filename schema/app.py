@@ -1,8 +1,10 @@
-"""The ASGI face: CSRF prevention, authentication, rate limits, documents and the context."""
+"""The ASGI face: CSRF prevention, authentication, rate limits, documents, the response
+cache and the context."""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,16 +20,19 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gateway.errors import AuthenticationError, RateLimitedError
 from gateway.ratelimit import retry_after_seconds
+from gateway.responses import ResponseCache, ResponseKey
 from gateway.telnyx.service import Caller
 from schema import csrf
 from schema.build import build_schema
 from schema.context import Context
 from schema.cost import CostBudget
-from schema.documents import DocumentRefusedError, Documents, load_trusted_documents
+from schema.documents import DocumentRefusedError, Documents, Resolved, load_trusted_documents
 from schema.errors import BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, translate
+from schema.fanin import FanIn
 from schema.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -74,6 +79,15 @@ def _check_operation(data: object, where: str) -> None:
             raise HTTPException(400, f"{where}: `{name}` must be {described} or null.")
 
 
+@dataclass(frozen=True, slots=True)
+class _Cacheable:
+    """A single operation the response cache may answer or keep."""
+
+    key: ResponseKey
+    resolved: Resolved
+    generation: tuple[int, int]
+
+
 def cache_status(caller: Caller) -> str:
     """`X-Cache`: STALE when any read was stale, HIT when every read was cached."""
     if caller.stale:
@@ -85,7 +99,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with the gateway's checks in front of every operation.
 
     In order: GraphiQL (a static page), CSRF prevention, the bearer token, the tenant's
-    rate limit; then each operation's document is resolved (trusted documents, APQ).
+    rate limit; then the response cache (a single query whose document may run, answered
+    without parsing, validating or executing it); then each operation's document is
+    resolved (trusted documents, APQ) and run.
     """
 
     def __init__(
@@ -97,6 +113,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         tracer_provider: TracerProvider | None = None,
         rate_limiter: RateLimiter | None = None,
         documents: Documents | None = None,
+        responses: ResponseCache | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, tracer_provider=tracer_provider),
@@ -110,6 +127,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._max_batch_size = settings.max_batch_size
         self._rate_limiter = rate_limiter
         self._documents = documents or Documents(apq_bytes=settings.apq_cache_bytes)
+        self._responses = responses if responses is not None and responses.enabled else None
+        self._fan_in = FanIn() if settings.nested_fan_in else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,10 +163,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     retryAfter=seconds,
                 )
         caller = Caller(tenant, no_cache=_no_cache(request))
+        cacheable = await self._cacheable(request, tenant.id)
+        if cacheable is not None and not caller.no_cache:
+            hit = self._serve_cached(cacheable)
+            if hit is not None:
+                return hit
         context = Context(
             service=self._service,
             caller=caller,
-            loaders=Loaders(self._service, caller),
+            loaders=Loaders(self._service, caller, fan_in=self._fan_in),
             max_page_size=self._max_page_size,
             cost=CostBudget(self._max_query_cost),
         )
@@ -160,13 +184,77 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 return _errors(exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
             code = NOT_FOUND if exc.status_code == 404 else BAD_USER_INPUT
             return _errors(exc.reason, code, exc.status_code)
+        if cacheable is not None:
+            self._keep(cacheable, context)
         response.headers["X-Cache"] = cache_status(caller)
         return response
+
+    async def _cacheable(self, request: Request, tenant_id: str) -> _Cacheable | None:
+        """The response cache's view of a request: a single operation whose document may
+        run for this tenant, or None. Anything refused here is refused again, and answered,
+        by the normal path; so a cached response never lets a refused document through."""
+        if self._responses is None:
+            return None
+        try:
+            data = await self.parse_http_body(self.request_adapter_class(request))
+        except (HTTPException, ValueError, KeyError):
+            return None
+        if not isinstance(data, GraphQLRequestData) or data.protocol != "http":
+            return None
+        try:
+            resolved = self._documents.resolve(tenant_id, data.query, data.extensions)
+        except DocumentRefusedError:
+            return None
+        if resolved.query is None:
+            return None
+        key = ResponseKey.of(tenant_id, resolved.query, data.variables, data.operation_name)
+        if key is None:
+            return None
+        return _Cacheable(key, resolved, self._responses.generation(tenant_id))
+
+    def _serve_cached(self, cacheable: _Cacheable) -> Response | None:
+        assert self._responses is not None  # noqa: S101  -- only made when it is on
+        body = self._responses.get(cacheable.key, max_age=self._service.ttl_cap)
+        if body is None:
+            return None
+        resolved = cacheable.resolved
+        if resolved.register and resolved.query is not None:
+            # It validated when it first ran; APQ may have forgotten it since.
+            self._documents.register(cacheable.key.tenant, resolved.register, resolved.query)
+        response = Response(body, media_type="application/json")
+        response.headers["X-Cache"] = "HIT"
+        return response
+
+    def _keep(self, cacheable: _Cacheable, context: Context) -> None:
+        """Keep a query's clean answer: no errors, nothing stale (mutations never)."""
+        assert self._responses is not None  # noqa: S101
+        result, caller = context.result, context.caller
+        if (
+            result is None
+            or result.errors
+            or result.data is None
+            or context.operation_type is not OperationType.QUERY
+            or caller.stale
+        ):
+            return
+        # Stored as it will be served: every read it makes from here on is a cache hit.
+        extensions = {**(result.extensions or {}), "cache": {"cached": True, "stale": False}}
+        self._responses.put(
+            cacheable.key,
+            self.encode_json({"data": result.data, "extensions": extensions}),
+            reads=caller.reads,
+            read_at=caller.read_at,
+            fresh_until=caller.fresh_until,
+            generation=cacheable.generation,
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses nesting past 1024 levels with a JSONDecodeError (a 400); the
         # standard library's parser would overflow the stack, and that is a 500.
         return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET with `extensions` but no `query` is an operation named by its hash (APQ).
@@ -240,6 +328,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             root_value,
             dataclasses.replace(request_data, query=resolved.query),
         )
+        context.result = result
         # Registered once it parsed, validated and passed the limits: errors without a
         # path are the document's own.
         valid = not any(error.path is None for error in result.errors or ())
@@ -266,11 +355,13 @@ def create_graphql_app(
     *,
     tracer_provider: TracerProvider | None = None,
     rate_limiter: RateLimiter | None = None,
+    responses: ResponseCache | None = None,
 ) -> GatewayGraphQL:
     """The `/graphql` ASGI app over `service`, for the callers in `tenants`.
 
     Reads the trusted documents file, if the settings name one: start-up fails with a
-    `TrustedDocumentsError` naming the problem. `rate_limiter` None means no rate limit.
+    `TrustedDocumentsError` naming the problem. `rate_limiter` None means no rate limit;
+    `responses` None, no response cache.
     """
     trusted = (
         load_trusted_documents(settings.trusted_documents_file)
@@ -289,4 +380,5 @@ def create_graphql_app(
         tracer_provider=tracer_provider,
         rate_limiter=rate_limiter,
         documents=documents,
+        responses=responses,
     )

@@ -11,6 +11,9 @@ from schema.cost import CostBudget
 from schema.loaders import Loaders
 
 if TYPE_CHECKING:
+    from strawberry.types import ExecutionResult
+    from strawberry.types.graphql import OperationType
+
     from gateway.telnyx.service import Caller, TelnyxService
 
 
@@ -23,6 +26,9 @@ class Context:
     loaders: Loaders
     max_page_size: int
     cost: CostBudget
+    # What an operation ran as and gave, for the response cache (the last one's, in a batch).
+    operation_type: OperationType | None = None
+    result: ExecutionResult | None = None
 
 
 Info = strawberry.Info[Context, None]

@@ -41,7 +41,17 @@ class OperationSpan(SchemaExtension):
 
 
 class CacheReport(SchemaExtension):
-    """`extensions.cache`: whether the data came from the cache, and whether any was stale."""
+    """`extensions.cache`: whether the data came from the cache, and whether any was stale.
+
+    It also notes the operation's type on the context: only queries' responses are kept.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            # Known here: execution starts only once the document parsed and validated.
+            context.operation_type = self.execution_context.operation_type
+        yield
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context

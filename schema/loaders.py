@@ -1,5 +1,6 @@
 """Per-request DataLoaders: each entity and nested page is fetched once per request, and
-everything a request needs at one level of the query is fetched concurrently."""
+everything a request needs at one level of the query is fetched concurrently; the nested
+lists of many profiles may come from the account's whole list instead (`schema.fanin`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from typing import TYPE_CHECKING, TypeVar
 from strawberry.dataloader import DataLoader
 
 from gateway.telnyx import models as telnyx
+from schema.fanin import FanIn, PageKey
 
 if TYPE_CHECKING:
     from gateway.telnyx.service import Caller, TelnyxService
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-# A profile's nested list, by (profile id, Telnyx page number, Telnyx page size).
-PageKey = tuple[str, int, int]
 
 
 def _each(
@@ -35,9 +34,12 @@ def _each(
 class Loaders:
     """The DataLoaders of one request, reading through the service as its caller."""
 
-    def __init__(self, service: TelnyxService, caller: Caller) -> None:
+    def __init__(
+        self, service: TelnyxService, caller: Caller, *, fan_in: FanIn | None = None
+    ) -> None:
         self._service = service
         self._caller = caller
+        self._fan_in = fan_in
         self.profile: DataLoader[str, telnyx.MessagingProfile] = DataLoader(_each(self._profile))
         self.short_code: DataLoader[str, telnyx.ShortCode] = DataLoader(_each(self._short_code))
         self.phone_number: DataLoader[str, telnyx.PhoneNumberWithMessagingSettings] = DataLoader(
@@ -45,9 +47,9 @@ class Loaders:
         )
         self.profile_phone_numbers: DataLoader[
             PageKey, telnyx.Page[telnyx.PhoneNumberWithMessagingSettings]
-        ] = DataLoader(_each(self._profile_phone_numbers))
+        ] = DataLoader(self._profile_phone_numbers_batch)
         self.profile_short_codes: DataLoader[PageKey, telnyx.Page[telnyx.ShortCode]] = DataLoader(
-            _each(self._profile_short_codes)
+            self._profile_short_codes_batch
         )
 
     # --- priming: an entity seen in a list costs nothing when asked for by id --------
@@ -102,4 +104,48 @@ class Loaders:
             self._caller, profile_id, page=page, size=size
         )
         self.prime_short_codes(fetched.value.data)
+        return fetched.value
+
+    # --- nested pages of many profiles at once ---------------------------------------
+
+    async def _profile_phone_numbers_batch(
+        self, keys: list[PageKey]
+    ) -> Sequence[telnyx.Page[telnyx.PhoneNumberWithMessagingSettings] | BaseException]:
+        if self._fan_in is not None:
+            pages = await self._fan_in.pages(
+                self._caller.tenant.id,
+                "phone_numbers",
+                keys,
+                self._account_phone_numbers,
+                lambda number: number.messaging_profile_id,
+            )
+            if pages is not None:
+                self.prime_phone_numbers(n for page in pages for n in page.data)
+                return pages
+        return await _each(self._profile_phone_numbers)(keys)
+
+    async def _profile_short_codes_batch(
+        self, keys: list[PageKey]
+    ) -> Sequence[telnyx.Page[telnyx.ShortCode] | BaseException]:
+        if self._fan_in is not None:
+            pages = await self._fan_in.pages(
+                self._caller.tenant.id,
+                "short_codes",
+                keys,
+                self._account_short_codes,
+                lambda short_code: short_code.messaging_profile_id,
+            )
+            if pages is not None:
+                self.prime_short_codes(c for page in pages for c in page.data)
+                return pages
+        return await _each(self._profile_short_codes)(keys)
+
+    async def _account_phone_numbers(
+        self, page: int, size: int
+    ) -> telnyx.Page[telnyx.PhoneNumberWithMessagingSettings]:
+        fetched = await self._service.list_phone_numbers(self._caller, page=page, size=size)
+        return fetched.value
+
+    async def _account_short_codes(self, page: int, size: int) -> telnyx.Page[telnyx.ShortCode]:
+        fetched = await self._service.list_short_codes(self._caller, page=page, size=size)
         return fetched.value

@@ -7,6 +7,7 @@ Both faces use this module and nothing below it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -58,11 +59,19 @@ class Ttl:
 
 @dataclass(slots=True)
 class Caller:
-    """One inbound request's view of the service: who calls, and how its reads were served."""
+    """One inbound request's view of the service: who calls, and how its reads were served.
+
+    The rest is what a cache of whole responses needs (times on the cache's clock): the
+    (kind, scope) of every read, when the oldest value read was stored, and when the first
+    of them stops being fresh (-inf when one of them could not be kept).
+    """
 
     tenant: Tenant
     no_cache: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
+    reads: set[tuple[str, str | None]] = field(default_factory=set)
+    read_at: float = math.inf
+    fresh_until: float = math.inf
 
     @property
     def stale(self) -> bool:
@@ -131,15 +140,22 @@ class TelnyxService:
         with self._tracer.start_as_current_span(
             f"telnyx.{operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes
         ) as span:
+            key = Key(tenant.id, kind, scope, params)
+            if self._ttl_cap is not None:
+                ttl = min(ttl, self._ttl_cap)
             value, outcome = await self._cache.get(
-                Key(tenant.id, kind, scope, params),
-                load,
-                ttl=ttl if self._ttl_cap is None else min(ttl, self._ttl_cap),
-                bypass=caller.no_cache,
-                stale_on=(UpstreamUnavailableError,),
+                key, load, ttl=ttl, bypass=caller.no_cache, stale_on=(UpstreamUnavailableError,)
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
             caller.outcomes.append(outcome)
+            caller.reads.add((kind, scope))
+            kept = self._cache.kept(key)
+            if kept is None:
+                caller.fresh_until = -math.inf
+            else:
+                stored_at, stored_ttl = kept
+                caller.read_at = min(caller.read_at, stored_at)
+                caller.fresh_until = min(caller.fresh_until, stored_at + min(ttl, stored_ttl))
             if outcome is Outcome.STALE:
                 # Telnyx is failing and callers get old data: worth an SRE's attention.
                 log.warning(
@@ -330,6 +346,11 @@ class TelnyxService:
         """Keep reads fresh for at most `seconds` (None lifts the cap): used while other
         replicas' invalidations cannot reach this one."""
         self._ttl_cap = seconds
+
+    @property
+    def ttl_cap(self) -> float | None:
+        """The cap `cap_ttl` set; whatever is built on reads must honour it too."""
+        return self._ttl_cap
 
     async def create_messaging_profile(
         self, caller: Caller, body: CreateMessagingProfileRequest | RawBody

@@ -5,9 +5,19 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from gateway.config import Settings
 from gateway.simulator import Account, Simulator
 from tests.conftest import ALPHA_KEY, BETA_KEY, BETA_TOKEN
 from tests.schema.conftest import gql, upstream
+
+
+@pytest.fixture
+def settings() -> Settings:
+    # One call per profile, as without the fan-in (tests/schema/test_fan_in.py covers it).
+    return Settings(
+        demo=True, graphiql=False, introspection=True, otel_sdk_disabled=True, nested_fan_in=False
+    )
+
 
 NESTED = """query($first: Int) { messagingProfiles(first: $first) { edges { node {
   id name

@@ -1,0 +1,125 @@
+"""The nested lists of many profiles, read from the account's whole list when that is cheaper.
+
+A page of N profiles asking for their phone numbers costs N calls, one per profile
+(GET /messaging_profiles/{id}/phone_numbers). Telnyx also lists the account's numbers
+whole (GET /phone_numbers/messaging, up to 250 a page, each item naming its profile). When
+that list spans fewer pages than the per-profile calls, it is read whole, grouped by
+profile, and each profile's page is cut from its group as Telnyx pages the per-profile
+list: same items, `total_results` and `total_pages`, so `read_window` cannot tell the two
+apart. Short codes likewise (GET /short_codes).
+
+One assumption carries this: the per-profile list is the account's list filtered by
+profile, in the same order. The simulator orders both by creation, and the tests hold the
+two strategies to identical answers there; Telnyx documents no default order for either
+endpoint, so it is not established for Telnyx itself. GATEWAY_NESTED_FAN_IN=false turns
+the fan-in off should the orders ever differ.
+
+Deciding needs the list's size: page 1 of it tells (and is needed anyway when the list is
+small). When the list turns out too large, that call is wasted, so each tenant's last seen
+size is remembered for `remember` seconds: within them, a list known to be too large is
+not read again. The sizes change only when numbers are bought or released, which no
+gateway write does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from cachetools import TTLCache
+
+from gateway.errors import GatewayError
+from gateway.telnyx.models import Page, PaginationMeta
+from schema.paging import MAX_UPSTREAM_SIZE
+
+T = TypeVar("T")
+
+# A profile's nested list, by (profile id, Telnyx page number, Telnyx page size).
+PageKey = tuple[str, int, int]
+
+ACCOUNT_PAGE_SIZE = MAX_UPSTREAM_SIZE
+
+
+def _pages(total: int) -> int:
+    return -(-total // ACCOUNT_PAGE_SIZE)
+
+
+def _cut(kind: type[Page[T]], group: Sequence[T], number: int, size: int) -> Page[T]:
+    """Page `number` of `group` at `size`, with the meta Telnyx sends for it."""
+    start = (number - 1) * size
+    return kind.model_construct(
+        data=list(group[start : start + size]),
+        meta=PaginationMeta(
+            page_number=number,
+            page_size=size,
+            total_pages=-(-len(group) // size),
+            total_results=len(group),
+        ),
+    )
+
+
+class FanIn:
+    """Chooses, for each batch of nested pages, between per-profile calls and the whole list."""
+
+    def __init__(
+        self,
+        *,
+        remember: float = 300.0,
+        max_lists: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sizes: TTLCache[tuple[str, str], int] = TTLCache(
+            maxsize=max_lists, ttl=remember, timer=clock
+        )
+
+    async def pages(
+        self,
+        tenant: str,
+        kind: str,
+        keys: Sequence[PageKey],
+        read: Callable[[int, int], Awaitable[Page[T]]],
+        profile_of: Callable[[T], str | None],
+    ) -> list[Page[T]] | None:
+        """Each key's page, cut from the account's list `kind` (`read(number, size)` reads a
+        page of it), or None: ask per profile, it takes no more calls."""
+        if len(keys) < 2:
+            return None
+        known = self._sizes.get((tenant, kind))
+        if known is not None and _pages(known) >= len(keys):
+            return None
+        try:
+            first = await read(1, ACCOUNT_PAGE_SIZE)
+        except GatewayError:
+            # Per profile, each read fails (or is served stale) on its own.
+            return None
+        total = None if first.meta is None else first.meta.total_results
+        if total is None:
+            return None
+        self._sizes[(tenant, kind)] = total
+        count = _pages(total)
+        if count >= len(keys):
+            return None
+        rest = await asyncio.gather(
+            *(read(number, ACCOUNT_PAGE_SIZE) for number in range(2, count + 1)),
+            return_exceptions=True,
+        )
+        pages = [first]
+        for page in rest:
+            if isinstance(page, GatewayError):
+                return None
+            if isinstance(page, BaseException):
+                raise page
+            pages.append(page)
+        items = [item for page in pages for item in page.data]
+        if len(items) != total:
+            # The list changed between its pages; the per-profile reads see one state each.
+            return None
+        groups: dict[str | None, list[T]] = {}
+        for item in items:
+            groups.setdefault(profile_of(item), []).append(item)
+        page_type = type(first)
+        return [
+            _cut(page_type, groups.get(profile, []), number, size) for profile, number, size in keys
+        ]

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Scope
 
 from gateway.cache import TenantCache
 from gateway.coherence import Coherence, Invalidation
@@ -170,10 +171,11 @@ def create_app(
             body["redis"] = "up" if coherence.up else "down"
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    def identify(authorization: str | None) -> str | None:
-        # For the server span and the access log only; each face authenticates for itself.
+    def identify(scope: Scope) -> str | None:
+        # For the server span and the access log; the face that answers finds the outcome
+        # in the scope and keeps its own 401.
         try:
-            return tenants.authenticate(authorization).id
+            return tenants.authenticate_scope(scope).id
         except AuthenticationError:
             return None
 
@@ -220,7 +222,7 @@ def create_app(
                 tracer_provider=telemetry.tracer_provider,
                 meter_provider=telemetry.meter_provider,
                 excluded_paths=UNTRACED_PATHS,
-                identify=identify,
+                identify_scope=identify,
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refuse=_too_large),
         ],

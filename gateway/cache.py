@@ -139,6 +139,15 @@ class TenantCache:
             self._entries[key] = _Entry(value, self._clock(), ttl)
         return value, Outcome.BYPASS if bypass else Outcome.MISS
 
+    def fresh(self, key: Key, *, ttl: float) -> tuple[Any, float, float] | None:
+        """The value under `key` if `get` would serve it as a hit, with when it was stored
+        and the TTL it was stored with (as `kept` gives them); else None. No await: a hit
+        needs none."""
+        entry = None if self._entries is None else self._entries.get(key)
+        if entry is None or self._clock() - entry.stored_at >= min(ttl, entry.ttl):
+            return None
+        return entry.value, entry.stored_at, entry.ttl
+
     def kept(self, key: Key) -> tuple[float, float] | None:
         """When the entry under `key` was stored (this cache's clock) and the TTL it was
         stored with; None when nothing is kept (caching off, or a write made the load's value

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
@@ -89,7 +90,7 @@ def _exporters(settings: Settings) -> list[SpanProcessor]:
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
         elif name == "otlp" and endpoint:
             # Imported only when used: the exporter pulls in protobuf.
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from gateway.otlp import OTLPSpanExporter
 
             # Headers, timeout and compression come from the standard OTEL_EXPORTER_OTLP_*
             # variables, which the exporter reads itself; the endpoint comes from Settings.
@@ -134,7 +135,9 @@ class ServerTelemetry:
     The span continues an inbound W3C `traceparent` and is named after the route template
     (`GET /v2/messaging_profiles/{id}`), never the raw path. It records no header and no
     query string: either may carry a token or a phone number. `identify` maps the
-    Authorization header to a tenant id, or None.
+    Authorization header to a tenant id, or None; `identify_scope`, given instead, gets the
+    whole scope before the app runs, so it may keep what it learnt there for the app (the
+    gateway authenticates each request once that way).
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class ServerTelemetry:
         meter_provider: metrics.MeterProvider | None = None,
         excluded_paths: Iterable[str] = (),
         identify: Callable[[str | None], str | None] | None = None,
+        identify_scope: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self.app = app
         self._tracer = trace.get_tracer(SERVER_SCOPE, __version__, tracer_provider=tracer_provider)
@@ -156,13 +160,21 @@ class ServerTelemetry:
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         # By tenant for the dashboards; `tenant_id` is the label the Grafana dashboard reads.
-        self._requests = meter.create_counter(
+        self._requests = Tally(
+            meter,
             "gateway.requests",
+            labels=(*COUNTED, "tenant_id"),
             unit="{request}",
             description="Inbound requests by tenant, route and status.",
         )
         self._excluded = frozenset(excluded_paths)
-        self._identify = identify
+        if identify_scope is None and identify is not None:
+            by_header = identify
+
+            def identify_scope(scope: Scope) -> str | None:
+                return by_header(Headers(scope=scope).get("authorization"))
+
+        self._identify = identify_scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         root_path: str = scope.get("root_path", "")
@@ -181,14 +193,19 @@ class ServerTelemetry:
                 status = message["status"]
             await send(message)
 
+        scheme = scope.get("scheme", "http")
+        # All that is known now is given at the start: one attribute-cleaning pass, not many.
         attributes: dict[str, str] = {
             "http.request.method": method,
-            "url.scheme": scope.get("scheme", "http"),
+            "url.scheme": scheme,
             "url.path": redact_path(scope["path"]),
             "network.protocol.version": scope.get("http_version", "1.1"),
         }
         if user_agent := headers.get("user-agent"):
             attributes["user_agent.original"] = user_agent
+        tenant = self._identify(scope) if self._identify else None
+        if tenant is not None:
+            attributes["gateway.tenant.id"] = tenant
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
             span_method,
@@ -208,7 +225,7 @@ class ServerTelemetry:
                 route = _route_template(scope, root_path)
                 labels: dict[str, str | int] = {
                     "http.request.method": method,
-                    "url.scheme": attributes["url.scheme"],
+                    "url.scheme": scheme,
                     "http.response.status_code": status,
                 }
                 if route is not None:
@@ -220,16 +237,44 @@ class ServerTelemetry:
                     labels["error.type"] = error
                     span.set_status(StatusCode.ERROR)
                 span.set_attributes(labels)
-                tenant = self._identify(headers.get("authorization")) if self._identify else None
-                if tenant is not None:
-                    span.set_attribute("gateway.tenant.id", tenant)
                 duration = time.perf_counter() - started
                 self._duration.record(duration, labels)
-                counted = {key: labels[key] for key in COUNTED if key in labels}
-                if tenant is not None:
-                    counted["tenant_id"] = tenant
-                self._requests.add(1, counted)
-                _log_access(method, route, status, duration, tenant)
+                self._requests.add((method, route, status, tenant))
+                if access_log.isEnabledFor(logging.INFO):
+                    _log_access(method, route, status, duration, tenant)
+
+
+class Tally:
+    """A monotonic counter kept in this process and reported when metrics are collected.
+
+    `add` is a dict increment: the SDK's synchronous counter cleans, copies and hashes the
+    attributes of every call, which cost as much as the rest of a cached read. Keys are
+    tuples of label values in the order of `labels`; a None value leaves its label out.
+    """
+
+    def __init__(
+        self,
+        meter: metrics.Meter,
+        name: str,
+        *,
+        labels: Sequence[str],
+        unit: str = "",
+        description: str = "",
+    ) -> None:
+        self._labels = tuple(labels)
+        self._counts: dict[tuple[str | int | None, ...], int] = {}
+        meter.create_observable_counter(
+            name, callbacks=[self._observe], unit=unit, description=description
+        )
+
+    def add(self, key: tuple[str | int | None, ...]) -> None:
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def _observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        # A copy: a collection on another thread must not see the dict change under it.
+        for key, count in list(self._counts.items()):
+            labels = zip(self._labels, key, strict=True)
+            yield Observation(count, {name: value for name, value in labels if value is not None})
 
 
 def _route_template(scope: Scope, root_path: str) -> str | None:

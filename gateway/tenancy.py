@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -48,6 +49,10 @@ class Tenant:
 
 class TenantsFileError(ValueError):
     """The tenants file cannot be used; the message names the problem, never a secret."""
+
+
+# Where an ASGI request's authentication is kept: (registry, tenant or None).
+_AUTHENTICATED = "gateway.authenticated"
 
 
 def token_digest(token: str) -> bytes:
@@ -163,6 +168,26 @@ class TenantRegistry:
         if found is None:
             raise AuthenticationError()
         return found
+
+    def authenticate_scope(self, scope: MutableMapping[str, Any]) -> Tenant:
+        """`authenticate` for an ASGI request, once per request: the outcome is kept in the
+        scope, so the server span and the face that answers hash the token once between them.
+        """
+        kept = scope.get(_AUTHENTICATED)
+        if kept is None or kept[0] is not self:
+            authorization = next(
+                (value for name, value in scope["headers"] if name == b"authorization"), None
+            )
+            try:
+                tenant: Tenant | None = self.authenticate(
+                    None if authorization is None else authorization.decode("latin-1")
+                )
+            except AuthenticationError:
+                tenant = None
+            kept = scope[_AUTHENTICATED] = (self, tenant)
+        if kept[1] is None:
+            raise AuthenticationError()
+        return kept[1]
 
 
 def new_token() -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -138,3 +139,21 @@ def test_new_token_returns_a_token_and_its_sha256() -> None:
         [(Tenant("acme", KEY_SECRET), bytes.fromhex(digest))],
     )
     assert registry.authenticate(f"Bearer {token}").id == "acme"
+
+
+def test_a_request_is_authenticated_once_and_each_caller_gets_the_same_answer() -> None:
+    acme = Tenant("acme", SecretStr("KEYacme"))
+    registry = TenantRegistry.from_tokens([(acme, "token-a")])
+    good: dict[str, Any] = {"headers": [(b"authorization", b"Bearer token-a")]}
+    bad: dict[str, Any] = {"headers": [(b"authorization", b"Bearer nope")]}
+
+    assert registry.authenticate_scope(good) is acme
+    good["headers"] = []  # kept from the first call: the token is not read again
+    assert registry.authenticate_scope(good) is acme
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            registry.authenticate_scope(bad)
+    # Another registry does not trust what this one kept.
+    other = TenantRegistry.from_tokens([(Tenant("other", SecretStr("KEYo")), "token-o")])
+    with pytest.raises(AuthenticationError):
+        other.authenticate_scope(good)

@@ -59,7 +59,7 @@ def create_rest_app(
     def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
-                tenant = tenants.authenticate(request.headers.get("authorization"))
+                tenant = tenants.authenticate_scope(request.scope)
                 if rate_limiter is not None:
                     await rate_limiter.take(tenant)
                 caller = Caller(tenant, no_cache=_no_cache(request))

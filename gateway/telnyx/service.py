@@ -10,12 +10,13 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.errors import UpstreamUnavailableError
+from gateway.telemetry import Tally
 from gateway.telnyx.client import Fetched, TelnyxClient
 from gateway.telnyx.models import (
     CreateMessagingProfileRequest,
@@ -109,8 +110,10 @@ class TelnyxService:
         self._publish = publish
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         meter = metrics.get_meter(__name__, meter_provider=meter_provider)
-        self._cache_reads = meter.create_counter(
+        self._cache_reads = Tally(
+            meter,
             "gateway.cache.reads",
+            labels=("telnyx.operation", "outcome"),
             unit="{read}",
             description="Upstream reads by cache outcome (hit, miss, stale, coalesced, bypass).",
         )
@@ -131,31 +134,33 @@ class TelnyxService:
     ) -> Fetched[T]:
         """Read through the cache; `page` is a list read's (page number, page size)."""
         tenant = caller.tenant
+        name = f"telnyx.{operation}"
         attributes: dict[str, str | int] = {
             "telnyx.operation": operation,
             "gateway.tenant.id": tenant.id,
         }
         if page is not None:
             attributes["telnyx.page.number"], attributes["telnyx.page.size"] = page
+        key = Key(tenant.id, kind, scope, params)
+        if self._ttl_cap is not None:
+            ttl = min(ttl, self._ttl_cap)
+        fresh = None if caller.no_cache else self._cache.fresh(key, ttl=ttl)
+        if fresh is not None:
+            # A hit calls nothing and takes no time: its span is started and ended at once,
+            # with its outcome, and never becomes the current span (nothing runs under it).
+            attributes["gateway.cache.outcome"] = Outcome.HIT.value
+            self._tracer.start_span(name, kind=trace.SpanKind.INTERNAL, attributes=attributes).end()
+            kept, stored_at, stored_ttl = fresh
+            self._account(caller, operation, kind, scope, Outcome.HIT, (stored_at, stored_ttl), ttl)
+            return cast(Fetched[T], kept)
         with self._tracer.start_as_current_span(
-            f"telnyx.{operation}", kind=trace.SpanKind.INTERNAL, attributes=attributes
+            name, kind=trace.SpanKind.INTERNAL, attributes=attributes
         ) as span:
-            key = Key(tenant.id, kind, scope, params)
-            if self._ttl_cap is not None:
-                ttl = min(ttl, self._ttl_cap)
             value, outcome = await self._cache.get(
                 key, load, ttl=ttl, bypass=caller.no_cache, stale_on=(UpstreamUnavailableError,)
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
-            caller.outcomes.append(outcome)
-            caller.reads.add((kind, scope))
-            kept = self._cache.kept(key)
-            if kept is None:
-                caller.fresh_until = -math.inf
-            else:
-                stored_at, stored_ttl = kept
-                caller.read_at = min(caller.read_at, stored_at)
-                caller.fresh_until = min(caller.fresh_until, stored_at + min(ttl, stored_ttl))
+            self._account(caller, operation, kind, scope, outcome, self._cache.kept(key), ttl)
             if outcome is Outcome.STALE:
                 # Telnyx is failing and callers get old data: worth an SRE's attention.
                 log.warning(
@@ -163,8 +168,28 @@ class TelnyxService:
                     operation,
                     extra={"fields": dict(attributes)},
                 )
-            self._cache_reads.add(1, {"telnyx.operation": operation, "outcome": outcome.value})
             return value
+
+    def _account(
+        self,
+        caller: Caller,
+        operation: str,
+        kind: str,
+        scope: str | None,
+        outcome: Outcome,
+        kept: tuple[float, float] | None,
+        ttl: float,
+    ) -> None:
+        """Note a read on its caller (for whole-response caching) and in the metrics."""
+        caller.outcomes.append(outcome)
+        caller.reads.add((kind, scope))
+        if kept is None:
+            caller.fresh_until = -math.inf
+        else:
+            stored_at, stored_ttl = kept
+            caller.read_at = min(caller.read_at, stored_at)
+            caller.fresh_until = min(caller.fresh_until, stored_at + min(ttl, stored_ttl))
+        self._cache_reads.add((operation, outcome.value))
 
     async def list_messaging_profiles(
         self,

@@ -128,6 +128,8 @@ def create_app(
         deadline=settings.upstream_deadline,
         max_retry_delay=settings.upstream_max_retry_delay,
         tenant_concurrency=settings.tenant_upstream_concurrency,
+        retry_budget_ratio=settings.upstream_retry_budget_ratio,
+        retry_budget_min_per_second=settings.upstream_retry_budget_min_per_second,
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
     )

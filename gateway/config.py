@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     upstream_deadline: float = Field(default=20.0, gt=0)
     upstream_max_retries: int = Field(default=2, ge=0, le=10)
     upstream_max_retry_delay: float = Field(default=8.0, ge=0)
+    upstream_retry_budget_ratio: float = Field(default=0.2, ge=0)
+    upstream_retry_budget_min_per_second: float = Field(default=10.0, ge=0)
     upstream_max_connections: int = Field(default=100, ge=1)
     upstream_max_keepalive: int = Field(default=50, ge=0)
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"

@@ -25,6 +25,7 @@ from gateway.telnyx.failure import (
 )
 from gateway.telnyx.instrumentation import Instrumentation
 from gateway.telnyx.retry import (
+    RetryBudget,
     error_is_retryable,
     parse_retry_after,
     response_is_retryable,
@@ -59,6 +60,8 @@ class UpstreamCaller:
         deadline: float = 20.0,
         max_retry_delay: float = 8.0,
         tenant_concurrency: int = 16,
+        retry_budget_ratio: float = 0.2,
+        retry_budget_min_per_second: float = 10.0,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -76,6 +79,9 @@ class UpstreamCaller:
         self._sleep = sleep
         self._random = random
         self._clock = clock
+        self._budget = RetryBudget(
+            ratio=retry_budget_ratio, min_per_second=retry_budget_min_per_second, clock=clock
+        )
 
     async def request(
         self,
@@ -113,6 +119,7 @@ class UpstreamCaller:
         url = f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
         deadline = self._clock() + self._deadline
         retries = 0
+        self._budget.attempted(tenant.id)
         while True:
             response: httpx.Response | None = None
             failure: httpx.RequestError | None = None
@@ -144,7 +151,7 @@ class UpstreamCaller:
                     random=self._random,
                 )
                 # A sleep that ends past the deadline leaves no time for the next attempt.
-                if self._clock() + delay < deadline:
+                if self._clock() + delay < deadline and self._budget.withdraw(tenant.id):
                     self._instruments.retried(operation)
                     await self._sleep(delay)
                     retries += 1

@@ -88,3 +88,44 @@ def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("not a finite number")
     return value
+
+
+class RetryBudget:
+    """Retries as a share of traffic, per tenant, so a Telnyx outage cannot be multiplied
+    by retries (the SDKs retry every failed call; a gateway in front of many callers must
+    not). Each first attempt earns `ratio` of a retry, a floor of `min_per_second` retries
+    accrues with time, and the balance is capped at `cap`."""
+
+    def __init__(
+        self,
+        *,
+        ratio: float,
+        min_per_second: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._ratio = ratio
+        self._min_per_second = min_per_second
+        # Ten seconds of the floor, and never less than one retry.
+        self._cap = max(1.0, 10 * min_per_second)
+        self._clock = clock
+        self._balance: dict[str, tuple[float, float]] = {}
+
+    def _current(self, tenant: str) -> float:
+        now = self._clock()
+        balance, updated = self._balance.get(tenant, (self._cap, now))
+        balance = min(self._cap, balance + (now - updated) * self._min_per_second)
+        self._balance[tenant] = (balance, now)
+        return balance
+
+    def attempted(self, tenant: str) -> None:
+        """A first attempt was made: it earns a share of a retry."""
+        balance = self._current(tenant)
+        self._balance[tenant] = (min(self._cap, balance + self._ratio), self._clock())
+
+    def withdraw(self, tenant: str) -> bool:
+        """Take one retry from the tenant's budget; False when it is spent."""
+        balance = self._current(tenant)
+        if balance < 1.0:
+            return False
+        self._balance[tenant] = (balance - 1.0, self._clock())
+        return True

@@ -24,7 +24,7 @@ from gateway.errors import (
 )
 from gateway.telnyx import TelnyxClient, build_http_client
 from gateway.telnyx.models import CreateMessagingProfileRequest, UpdateMessagingProfileRequest
-from gateway.telnyx.retry import parse_retry_after, retry_delay
+from gateway.telnyx.retry import RetryBudget, parse_retry_after, retry_delay
 from tests.server import serve
 from tests.telnyx.support import (
     PROFILE,
@@ -346,3 +346,38 @@ async def test_deadline_bounds_timeouts_and_retries_on_a_real_server(transport: 
     # Without the deadline: 3 x 0.3 s timeouts plus ~1.1 s of backoff.
     assert elapsed < 0.9
     assert caught.value.status is None
+
+
+async def test_the_retry_budget_caps_retries_as_a_share_of_calls_per_tenant() -> None:
+    upstream = Upstream([status(503)])
+    fake = FakeTime()
+    client = make_client(
+        upstream,
+        time=fake,
+        max_retries=2,
+        retry_budget_ratio=0.5,
+        retry_budget_min_per_second=0.1,  # a budget of one retry, refilled every 10 s
+    )
+    outcomes = []
+    for _ in range(6):
+        with pytest.raises(UpstreamUnavailableError):
+            await retrieve(client)
+        outcomes.append(len(upstream.requests))
+    # A budget of one retry, and half a retry earned per call: call 1 retries once (not
+    # twice, as max_retries would allow), then every second call earns its one retry.
+    assert outcomes == [2, 3, 5, 6, 8, 9]
+    # Another tenant has its own budget.
+    other = make_client(upstream, time=fake, retry_budget_min_per_second=0.1)
+    with pytest.raises(UpstreamUnavailableError):
+        await other.retrieve_messaging_profile(tenant("other"), PROFILE_ID)
+    assert len(upstream.requests) == 11
+
+
+def test_the_retry_budget_refills_with_time_up_to_ten_seconds_of_its_floor() -> None:
+    now = [0.0]
+    budget = RetryBudget(ratio=0.0, min_per_second=1.0, clock=lambda: now[0])
+    assert [budget.withdraw("acme") for _ in range(11)] == [True] * 10 + [False]
+    now[0] += 2.5
+    assert [budget.withdraw("acme") for _ in range(3)] == [True, True, False]
+    now[0] += 100
+    assert sum(budget.withdraw("acme") for _ in range(20)) == 10

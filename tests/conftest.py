@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -86,3 +87,46 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
     ) as client:
         yield client
+
+
+MakeApp = Callable[..., Starlette]
+
+
+@pytest.fixture
+def make_app(
+    simulator: Simulator, tenants: TenantRegistry, spans: InMemorySpanExporter
+) -> Iterator[MakeApp]:
+    """`make_app(**changes)`: a gateway over the suite's simulator, with the `settings`
+    fixture's values except those changed."""
+    shutdowns: list[Callable[[], None]] = []
+
+    def build(**changes: Any) -> Starlette:
+        settings = Settings(
+            **{
+                "demo": True,
+                "graphiql": False,
+                "introspection": True,
+                "otel_sdk_disabled": True,
+                **changes,
+            }
+        )
+        telemetry = build_telemetry(settings, span_exporter=spans)
+        shutdowns.append(telemetry.shutdown)
+        return create_app(
+            settings,
+            upstream_transport=httpx.ASGITransport(app=simulator.app),
+            tenants=tenants,
+            telemetry=telemetry,
+        )
+
+    yield build
+    for shutdown in shutdowns:
+        shutdown()
+
+
+def client_for(app: Any, token: str | None = ALPHA_TOKEN) -> httpx.AsyncClient:
+    """A caller of `app` with this bearer token (none when None); alpha's by default."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=GATEWAY_URL, headers=headers
+    )

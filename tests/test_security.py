@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -44,7 +44,14 @@ from gateway.telemetry import build_telemetry
 from gateway.tenancy import RateLimit, TenantRegistry
 from schema import build_schema, create_graphql_app
 from schema.csrf import MESSAGE as CSRF_MESSAGE
-from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, GATEWAY_URL
+from tests.conftest import (
+    ALPHA_KEY,
+    ALPHA_TOKEN,
+    BETA_KEY,
+    BETA_TOKEN,
+    MakeApp,
+    client_for,
+)
 from tests.schema.conftest import codes, upstream
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
@@ -66,52 +73,13 @@ def error(message: str, code: str = "BAD_USER_INPUT", **extensions: Any) -> dict
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
 
 
-Make = Callable[..., Starlette]
-
-
-@pytest.fixture
-def make(simulator: Simulator, tenants: TenantRegistry) -> Iterator[Make]:
-    """Build a gateway over the simulator with settings changed from the suite's."""
-    shutdowns: list[Callable[[], None]] = []
-
-    def build(**changes: Any) -> Starlette:
-        settings = Settings(
-            **{
-                "demo": True,
-                "graphiql": False,
-                "introspection": True,
-                "otel_sdk_disabled": True,
-                **changes,
-            }
-        )
-        telemetry = build_telemetry(settings)
-        shutdowns.append(telemetry.shutdown)
-        return create_app(
-            settings,
-            upstream_transport=httpx.ASGITransport(app=simulator.app),
-            tenants=tenants,
-            telemetry=telemetry,
-        )
-
-    yield build
-    for shutdown in shutdowns:
-        shutdown()
-
-
-def caller(app: Any, token: str | None = ALPHA_TOKEN) -> httpx.AsyncClient:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=GATEWAY_URL, headers=headers
-    )
-
-
 async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
     return await client.post("/graphql", json=body)
 
 
 @pytest.fixture
 async def beta(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with caller(app, BETA_TOKEN) as client:
+    async with client_for(app, BETA_TOKEN) as client:
         yield client
 
 
@@ -138,7 +106,7 @@ async def production(
         tenants=tenants,
         telemetry=telemetry,
     )
-    async with caller(app) as client:
+    async with client_for(app) as client:
         yield app, client
     telemetry.shutdown()
 
@@ -313,14 +281,14 @@ async def test_a_document_beta_registered_is_not_found_for_alpha(
 
 
 async def test_a_trusted_document_runs_for_each_tenant_on_its_own_data(
-    make: Make, tmp_path: Path, simulator: Simulator
+    make_app: MakeApp, tmp_path: Path, simulator: Simulator
 ) -> None:
     path = tmp_path / "documents.json"
     path.write_text(json.dumps({sha256(NAMES): NAMES}))
-    app = make(trusted_documents_file=path, trusted_documents_only=True)
+    app = make_app(trusted_documents_file=path, trusted_documents_only=True)
     persisted = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(NAMES)}}}
     for token, key in ((ALPHA_TOKEN, ALPHA_KEY), (BETA_TOKEN, BETA_KEY)):
-        async with caller(app, token) as client:
+        async with client_for(app, token) as client:
             body = (await post(client, persisted)).json()
         ids = {edge["node"]["id"] for edge in body["data"]["messagingProfiles"]["edges"]}
         assert ids == set(simulator.account(key).profiles)
@@ -369,7 +337,7 @@ async def test_an_invalid_document_is_not_registered(client: httpx.AsyncClient) 
 
 
 async def test_trusted_only_refuses_unregistered_documents(
-    make: Make, tmp_path: Path, simulator: Simulator
+    make_app: MakeApp, tmp_path: Path, simulator: Simulator
 ) -> None:
     manifest = {
         "format": "apollo-persisted-query-manifest",
@@ -382,7 +350,9 @@ async def test_trusted_only_refuses_unregistered_documents(
         "data": None,
         **error("Only registered documents run on this gateway, and this one is not registered."),
     }
-    async with caller(make(trusted_documents_file=path, trusted_documents_only=True)) as client:
+    async with client_for(
+        make_app(trusted_documents_file=path, trusted_documents_only=True)
+    ) as client:
         assert (await post(client, {"query": COUNT})).json()["data"] == {
             "messagingProfiles": {"totalCount": 3}
         }
@@ -394,11 +364,13 @@ async def test_trusted_only_refuses_unregistered_documents(
     assert len(simulator.requests) == requests
 
 
-def test_an_invalid_trusted_documents_file_stops_start_up(make: Make, tmp_path: Path) -> None:
+def test_an_invalid_trusted_documents_file_stops_start_up(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
     path = tmp_path / "documents.json"
     path.write_text(json.dumps({sha256(NAMES): COUNT}))
     with pytest.raises(ValueError, match="the id is not the sha256 of the document"):
-        make(trusted_documents_file=path)
+        make_app(trusted_documents_file=path)
 
 
 def test_trusted_only_needs_the_file() -> None:
@@ -429,7 +401,7 @@ async def test_keys_and_tokens_never_appear_in_any_output(
         simulator.faults.drop(times=5)
         responses.append(await post(client, {"query": '{ phoneNumber(id: "y") { id } }'}))
         responses.append(await post(client, {"query": "{ nope }"}))
-        async with caller(app, token=ALPHA_KEY) as wrong:
+        async with client_for(app, token=ALPHA_KEY) as wrong:
             responses.append(await post(wrong, {"query": COUNT}))
             responses.append(await wrong.get("/v2/messaging_profiles"))
         responses.append(await client.get("/metrics"))
@@ -498,7 +470,7 @@ async def test_a_preflighted_post_of_another_type_passes_csrf_but_is_unsupported
 
 
 async def test_csrf_is_checked_before_the_token(app: Starlette) -> None:
-    async with caller(app, token=None) as anonymous:
+    async with client_for(app, token=None) as anonymous:
         response = await anonymous.get("/graphql", params={"query": COUNT})
     assert response.status_code == 400
 
@@ -519,8 +491,8 @@ async def test_mutations_are_never_run_over_get(
     assert other in simulator.account(ALPHA_KEY).profiles
 
 
-async def test_graphiql_still_works(make: Make) -> None:
-    async with caller(make(graphiql=True)) as client:
+async def test_graphiql_still_works(make_app: MakeApp) -> None:
+    async with client_for(make_app(graphiql=True)) as client:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         # GraphiQL's own requests are POSTs of application/json.
         data = await client.post("/graphql", json={"query": COUNT})
@@ -547,9 +519,11 @@ async def stream(body: bytes) -> AsyncIterator[bytes]:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_graphql_body_size_limit(make: Make, simulator: Simulator, *, chunked: bool) -> None:
+async def test_graphql_body_size_limit(
+    make_app: MakeApp, simulator: Simulator, *, chunked: bool
+) -> None:
     headers = {"Content-Type": "application/json"}
-    async with caller(make(max_body_bytes=LIMIT)) as client:
+    async with client_for(make_app(max_body_bytes=LIMIT)) as client:
         for size, status in ((LIMIT, 200), (LIMIT + 1, 413)):
             body = padded({"query": COUNT}, size)
             assert len(body) == size
@@ -562,9 +536,11 @@ async def test_graphql_body_size_limit(make: Make, simulator: Simulator, *, chun
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_rest_body_size_limit(make: Make, simulator: Simulator, *, chunked: bool) -> None:
+async def test_rest_body_size_limit(
+    make_app: MakeApp, simulator: Simulator, *, chunked: bool
+) -> None:
     headers = {"Content-Type": "application/json"}
-    async with caller(make(max_body_bytes=LIMIT)) as client:
+    async with client_for(make_app(max_body_bytes=LIMIT)) as client:
         fits = padded({"name": "Sized", "whitelisted_destinations": ["US"]}, LIMIT)
         response = await client.post(
             "/v2/messaging_profiles", content=stream(fits) if chunked else fits, headers=headers
@@ -601,17 +577,17 @@ async def assert_runs(client: httpx.AsyncClient, document: str) -> dict[str, Any
     return body
 
 
-async def test_depth_limit(make: Make, simulator: Simulator) -> None:
+async def test_depth_limit(make_app: MakeApp, simulator: Simulator) -> None:
     deepest = "{ messagingProfiles { edges { node { id } } } }"
     deeper = "{ messagingProfiles { edges { node { phoneNumbers { totalCount } } } } }"
-    async with caller(make(max_query_depth=3)) as client:
+    async with client_for(make_app(max_query_depth=3)) as client:
         await assert_refused(
             client, simulator, deeper, "'anonymous' exceeds maximum operation depth of 3"
         )
         await assert_runs(client, deepest)
 
 
-async def test_alias_limit(make: Make, simulator: Simulator) -> None:
+async def test_alias_limit(make_app: MakeApp, simulator: Simulator) -> None:
     def aliased(count: int) -> str:
         return (
             "{ "
@@ -619,26 +595,26 @@ async def test_alias_limit(make: Make, simulator: Simulator) -> None:
             + " }"
         )
 
-    async with caller(make(max_aliases=3)) as client:
+    async with client_for(make_app(max_aliases=3)) as client:
         await assert_refused(client, simulator, aliased(4), "4 aliases found. Allowed: 3")
         await assert_runs(client, aliased(3))
 
 
-async def test_token_limit(make: Make, simulator: Simulator) -> None:
+async def test_token_limit(make_app: MakeApp, simulator: Simulator) -> None:
     # { messagingProfiles { totalCount } } is six tokens.
-    async with caller(make(max_tokens=5)) as client:
+    async with client_for(make_app(max_tokens=5)) as client:
         await assert_refused(
             client,
             simulator,
             COUNT,
             "Syntax Error: Document contains more than 5 tokens. Parsing aborted.",
         )
-    async with caller(make(max_tokens=6)) as client:
+    async with client_for(make_app(max_tokens=6)) as client:
         await assert_runs(client, COUNT)
 
 
-async def test_first_limit(make: Make, simulator: Simulator) -> None:
-    async with caller(make(max_page_size=5)) as client:
+async def test_first_limit(make_app: MakeApp, simulator: Simulator) -> None:
+    async with client_for(make_app(max_page_size=5)) as client:
         body = (
             await post(client, {"query": "{ messagingProfiles(first: 6) { totalCount } }"})
         ).json()
@@ -648,27 +624,27 @@ async def test_first_limit(make: Make, simulator: Simulator) -> None:
         await assert_runs(client, "{ messagingProfiles(first: 5) { totalCount } }")
 
 
-async def test_cost_limit(make: Make, simulator: Simulator) -> None:
-    async with caller(make(max_query_cost=NESTED_PAGE_COST - 1)) as client:
+async def test_cost_limit(make_app: MakeApp, simulator: Simulator) -> None:
+    async with client_for(make_app(max_query_cost=NESTED_PAGE_COST - 1)) as client:
         await assert_refused(
             client,
             simulator,
             NESTED_PAGE,
             "This request could make up to 41 upstream calls; the limit is 40.",
         )
-    async with caller(make(max_query_cost=NESTED_PAGE_COST)) as client:
+    async with client_for(make_app(max_query_cost=NESTED_PAGE_COST)) as client:
         body = await assert_runs(client, NESTED_PAGE)
     assert len(body["data"]["messagingProfiles"]["edges"]) == 3
     # The worst case bounds the real calls: the account-wide lists make them 1 + 2, not 1 + 3 * 2.
     assert len(upstream(simulator)) == 1 + 2
 
 
-async def test_cost_limit_counts_variables(make: Make, simulator: Simulator) -> None:
+async def test_cost_limit_counts_variables(make_app: MakeApp, simulator: Simulator) -> None:
     document = (
         "query($n: Int) { messagingProfiles(first: $n) { edges { node"
         " { shortCodes { totalCount } } } } }"
     )
-    async with caller(make(max_query_cost=11)) as client:
+    async with client_for(make_app(max_query_cost=11)) as client:
         ok = await post(client, {"query": document, "variables": {"n": 10}})
         assert ok.json()["data"] is not None
         refused = await post(client, {"query": document, "variables": {"n": 11}})
@@ -680,9 +656,9 @@ async def test_cost_limit_counts_variables(make: Make, simulator: Simulator) -> 
 
 
 async def test_the_operations_of_a_batch_share_one_cost_budget(
-    make: Make, simulator: Simulator
+    make_app: MakeApp, simulator: Simulator
 ) -> None:
-    async with caller(make(max_query_cost=NESTED_PAGE_COST)) as client:
+    async with client_for(make_app(max_query_cost=NESTED_PAGE_COST)) as client:
         response = await post(client, [{"query": COUNT}, {"query": NESTED_PAGE}])
     first, second = response.json()
     assert first["data"] == {"messagingProfiles": {"totalCount": 3}}
@@ -696,8 +672,8 @@ async def test_the_operations_of_a_batch_share_one_cost_budget(
 # --- batches --------------------------------------------------------------------------------
 
 
-async def test_batch_limit(make: Make, simulator: Simulator) -> None:
-    async with caller(make(max_batch_size=3)) as client:
+async def test_batch_limit(make_app: MakeApp, simulator: Simulator) -> None:
+    async with client_for(make_app(max_batch_size=3)) as client:
         ran = await post(client, [{"query": COUNT}] * 3)
         assert [item["data"] for item in ran.json()] == [
             {"messagingProfiles": {"totalCount": 3}}
@@ -734,8 +710,8 @@ async def test_malformed_batches_are_bad_input(
     assert upstream(simulator) == []
 
 
-async def test_batching_can_be_turned_off(make: Make) -> None:
-    async with caller(make(max_batch_size=0)) as client:
+async def test_batching_can_be_turned_off(make_app: MakeApp) -> None:
+    async with client_for(make_app(max_batch_size=0)) as client:
         response = await post(client, [{"query": COUNT}])
     assert response.status_code == 400
     assert response.json() == error("Batching is off: send one operation per request.")
@@ -809,7 +785,7 @@ def limited(app: Starlette, tenants: TenantRegistry, settings: Settings, clock: 
 
 
 async def test_graphql_rate_limit(limited: Any, simulator: Simulator, clock: Clock) -> None:
-    async with caller(limited) as alpha, caller(limited, BETA_TOKEN) as beta:
+    async with client_for(limited) as alpha, client_for(limited, BETA_TOKEN) as beta:
         for _ in range(2):
             assert (await post(alpha, {"query": COUNT})).status_code == 200
         requests = len(simulator.requests)
@@ -827,7 +803,7 @@ async def test_graphql_rate_limit(limited: Any, simulator: Simulator, clock: Clo
 
 
 async def test_refusals_before_the_limit_take_no_token(limited: Any) -> None:
-    async with caller(limited, token="wrong") as stranger, caller(limited) as alpha:
+    async with client_for(limited, token="wrong") as stranger, client_for(limited) as alpha:
         for _ in range(3):
             assert (await post(stranger, {"query": COUNT})).status_code == 401
             assert (await alpha.get("/graphql", params={"query": COUNT})).status_code == 400
@@ -835,9 +811,9 @@ async def test_refusals_before_the_limit_take_no_token(limited: Any) -> None:
             assert (await post(alpha, {"query": COUNT})).status_code == 200
 
 
-async def test_the_app_limits_each_tenant_with_the_configured_bucket(make: Make) -> None:
-    app = make(rate_limit_per_second=0.01, rate_limit_burst=3)
-    async with caller(app) as alpha, caller(app, BETA_TOKEN) as other:
+async def test_the_app_limits_each_tenant_with_the_configured_bucket(make_app: MakeApp) -> None:
+    app = make_app(rate_limit_per_second=0.01, rate_limit_burst=3)
+    async with client_for(app) as alpha, client_for(app, BETA_TOKEN) as other:
         for _ in range(3):
             assert (await post(alpha, {"query": COUNT})).status_code == 200
         refused = await post(alpha, {"query": COUNT})
@@ -877,7 +853,7 @@ async def test_a_tenant_at_its_upstream_cap_does_not_block_another(
     gate = Gate(httpx.ASGITransport(app=simulator.app), full=2)
     telemetry = build_telemetry(settings)
     app = create_app(settings, upstream_transport=gate, tenants=tenants, telemetry=telemetry)
-    async with caller(app) as alpha, caller(app, BETA_TOKEN) as beta:
+    async with client_for(app) as alpha, client_for(app, BETA_TOKEN) as beta:
         lookups = [
             asyncio.create_task(post(alpha, {"query": f'{{ phoneNumber(id: "{n}") {{ id }} }}'}))
             for n in range(4)

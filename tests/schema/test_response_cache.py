@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 
-from gateway.app import create_app
-from gateway.config import Settings
 from gateway.responses import ResponseCache, ResponseKey
 from gateway.simulator import Account, Simulator
-from gateway.telemetry import build_telemetry
-from gateway.tenancy import TenantRegistry
-from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, GATEWAY_URL
+from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, GATEWAY_URL, MakeApp, client_for
 from tests.schema.conftest import codes, gql, upstream
 
 PROFILE = "query($id: ID!) { messagingProfile(id: $id) { name } }"
@@ -185,42 +181,11 @@ async def test_responses_with_errors_are_not_kept(
     assert len(app.state.responses) == 0
 
 
-@pytest.fixture
-def make(
-    simulator: Simulator, tenants: TenantRegistry, spans: InMemorySpanExporter
-) -> Iterator[Callable[..., Starlette]]:
-    """A gateway over the suite's simulator with some settings changed."""
-    shutdowns = []
-
-    def build(**changes: Any) -> Starlette:
-        settings = Settings(demo=True, introspection=True, otel_sdk_disabled=True, **changes)
-        telemetry = build_telemetry(settings, span_exporter=spans)
-        shutdowns.append(telemetry.shutdown)
-        return create_app(
-            settings,
-            upstream_transport=httpx.ASGITransport(app=simulator.app),
-            tenants=tenants,
-            telemetry=telemetry,
-        )
-
-    yield build
-    for shutdown in shutdowns:
-        shutdown()
-
-
-def alpha_client(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url=GATEWAY_URL,
-        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-    )
-
-
 async def test_responses_with_stale_reads_are_not_kept(
-    make: Callable[..., Starlette], simulator: Simulator, spans: InMemorySpanExporter
+    make_app: MakeApp, simulator: Simulator, spans: InMemorySpanExporter
 ) -> None:
-    app = make(cache_ttl_profiles=0.05, upstream_max_retries=0)
-    async with alpha_client(app) as client:
+    app = make_app(cache_ttl_profiles=0.05, upstream_max_retries=0)
+    async with client_for(app) as client:
         await post(client, {"query": NAMES})
         await asyncio.sleep(0.06)
         simulator.faults.fail(503, times=2)
@@ -231,10 +196,10 @@ async def test_responses_with_stale_reads_are_not_kept(
 
 
 async def test_a_response_expires_with_the_first_of_its_reads(
-    make: Callable[..., Starlette], simulator: Simulator, spans: InMemorySpanExporter
+    make_app: MakeApp, simulator: Simulator, spans: InMemorySpanExporter
 ) -> None:
-    app = make(cache_ttl_profiles=0.5)
-    async with alpha_client(app) as client:
+    app = make_app(cache_ttl_profiles=0.5)
+    async with client_for(app) as client:
         await post(client, {"query": NAMES})
         await asyncio.sleep(0.3)
         # Built from the 0.3 s old read: fresh for 0.2 s more, not for another 0.5 s.
@@ -266,23 +231,21 @@ async def test_no_cache_bypasses_the_cache_and_refreshes_it(
         }
 
 
-async def test_off_when_its_size_is_zero(
-    make: Callable[..., Starlette], spans: InMemorySpanExporter
-) -> None:
-    app = make(response_cache_max_entries=0)
-    async with alpha_client(app) as client:
+async def test_off_when_its_size_is_zero(make_app: MakeApp, spans: InMemorySpanExporter) -> None:
+    app = make_app(response_cache_max_entries=0)
+    async with client_for(app) as client:
         for _ in range(2):
             await post(client, {"query": NAMES})
     assert executed(spans) == 2
 
 
 async def test_trusted_only_mode_still_refuses_unregistered_documents(
-    make: Callable[..., Starlette], simulator: Simulator, tmp_path: Path
+    make_app: MakeApp, simulator: Simulator, tmp_path: Path
 ) -> None:
     count = "{ messagingProfiles { totalCount } }"
     path = tmp_path / "documents.json"
     path.write_text(json.dumps({hashlib.sha256(count.encode()).hexdigest(): count}))
-    app = make(trusted_documents_file=path, trusted_documents_only=True)
+    app = make_app(trusted_documents_file=path, trusted_documents_only=True)
     responses: ResponseCache = app.state.responses
     # An entry for the unregistered document, however it got there, must never be served.
     key = ResponseKey.of("alpha", NAMES, None, None)
@@ -295,7 +258,7 @@ async def test_trusted_only_mode_still_refuses_unregistered_documents(
         fresh_until=float("inf"),
         generation=responses.generation("alpha"),
     )
-    async with alpha_client(app) as client:
+    async with client_for(app) as client:
         for _ in range(2):
             assert (await post(client, {"query": count})).json()["data"] == {
                 "messagingProfiles": {"totalCount": 3}

@@ -1,15 +1,13 @@
-"""Where the gateway's CPU goes on a warm read: cProfile over in-process requests.
+"""Where the gateway's CPU goes on one kind of request: cProfile over in-process requests.
 
     .venv/bin/python -m bench.profile [--scenario nested|nested-cold|profile|rest]
-                                      [--requests N] [--top N]
+                                      [--requests N] [--top N] [--simulator]
 
-The gateway is built by `create_app` over the in-process simulator (httpx.ASGITransport) with
-the production settings that matter here: spans recorded and handed to a batch processor,
-the default sampler, the cache on, GraphiQL and introspection off. The data is the one
-`bench.run` seeds. Requests run one at a time after the cache is filled (`nested-cold`
-bypasses it, so the in-process simulator's work, under gateway/simulator/, is in the
-figures too); only this thread is profiled, so span export (a background thread in
-production too) is not.
+The gateway as `bench.inprocess` builds it: production settings, the data `bench.run`
+seeds, requests straight to the ASGI app one at a time after the cache is filled. The
+upstream answers are replayed unless `--simulator` keeps the in-process simulator
+answering (its work then shows under gateway/simulator/). Only this thread is profiled,
+so span export (a background thread in production too) is not.
 """
 
 from __future__ import annotations
@@ -20,97 +18,23 @@ import cProfile
 import io
 import pstats
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from pydantic import HttpUrl, SecretStr
-
 from bench import stack
-from bench.scenario import NESTED_BODY, PROFILE_QUERY
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.simulator import Simulator
-from gateway.telemetry import build_telemetry
-from gateway.tenancy import RateLimit, Tenant, TenantRegistry
-
-TOKEN = "bench-profile-token"  # noqa: S105  -- an in-process tenant, not a secret
+from bench.inprocess import SCENARIOS, gateway
 
 
-class NullExporter(SpanExporter):
-    """Counts and drops every batch: the spans are built and queued as in production."""
-
-    def __init__(self) -> None:
-        self.spans = 0
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans += len(spans)
-        return SpanExportResult.SUCCESS
-
-
-def seeded_simulator() -> tuple[Simulator, list[str]]:
-    simulator = Simulator()
-    account = simulator.account(stack.TELNYX_KEY)
-    for profile in account.add_profiles(stack.PROFILES - len(account.profiles)):
-        account.add_phone_numbers(
-            stack.PHONE_NUMBERS_PER_PROFILE, messaging_profile_id=profile["id"]
-        )
-        account.add_short_codes(stack.SHORT_CODES_PER_PROFILE, messaging_profile_id=profile["id"])
-    return simulator, list(account.profiles)[: stack.PROFILES]
-
-
-async def profile(scenario: str, requests: int) -> tuple[cProfile.Profile, float]:
+async def profile(scenario: str, requests: int, *, replay: bool) -> tuple[cProfile.Profile, float]:
     """The profile of `requests` requests, and the spans each one made."""
-    simulator, ids = seeded_simulator()
-    settings = Settings(
-        demo=True,  # Settings insists on a tenants file otherwise; the tenants come below
-        graphiql=False,
-        introspection=False,
-        telnyx_base_url=HttpUrl("http://simulator.test/v2"),
-        otel_sdk_disabled=True,  # no OTLP exporter here: the null one is added below
-    )
-    telemetry = build_telemetry(settings)
-    exporter = NullExporter()
-    telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
-    rate = RateLimit(per_second=1_000_000.0, burst=1_000_000)
-    tenant = Tenant(stack.TENANT_ID, SecretStr(stack.TELNYX_KEY), rate)
-    app = create_app(
-        settings,
-        upstream_transport=httpx.ASGITransport(app=simulator.app),
-        tenants=TenantRegistry.from_tokens([(tenant, TOKEN)]),
-        telemetry=telemetry,
-    )
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", headers=headers
-    ) as client:
-
-        async def one() -> None:
-            if scenario.startswith("nested"):
-                cold = {"Cache-Control": "no-cache"} if scenario == "nested-cold" else {}
-                response = await client.post("/graphql", content=NESTED_BODY, headers=cold)
-            elif scenario == "profile":
-                query = {"query": PROFILE_QUERY, "variables": {"id": ids[0]}}
-                response = await client.post("/graphql", json=query)
-            else:
-                response = await client.get(f"/v2/messaging_profiles/{ids[0]}")
-            if response.status_code != 200 or b'"errors"' in response.content:
-                raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-
-        for _ in range(20):  # fill the cache and warm the code paths
-            await one()
-        telemetry.tracer_provider.force_flush()
-        before = exporter.spans
+    async with gateway(scenario, replay=replay) as gw:
+        before = gw.exporter.spans
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(requests):
-            await one()
+            await gw.one()
         profiler.disable()
-    telemetry.tracer_provider.force_flush()
-    spans = (exporter.spans - before) / requests
-    telemetry.shutdown()
+        gw.telemetry.tracer_provider.force_flush()
+        spans = (gw.exporter.spans - before) / requests
     return profiler, spans
 
 
@@ -143,13 +67,13 @@ def by_owner(stats: pstats.Stats, requests: int, top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--scenario", choices=("nested", "nested-cold", "profile", "rest"), default="nested"
-    )
+    parser.add_argument("--scenario", choices=SCENARIOS, default="nested")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--simulator", action="store_true")
     args = parser.parse_args()
-    profiler, spans = asyncio.run(profile(args.scenario, args.requests))
+    replay = not args.simulator
+    profiler, spans = asyncio.run(profile(args.scenario, args.requests, replay=replay))
     print(f"== {args.scenario}: {spans:g} spans per request")
     views = (
         ("cumulative", "the gateway's own functions", (r"/(gateway|schema)/", args.top)),

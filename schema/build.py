@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 
 from schema.cost import CostLimit
 from schema.errors import ErrorTranslation, log_unexpected
+from schema.execution import Execution
 from schema.extensions import CacheReport, OperationSpan
 from schema.mutation import Mutation
 from schema.query import Query
@@ -45,7 +46,13 @@ def _schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
     config: StrawberryConfig | None = None,
 ) -> GatewaySchema:
-    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=config,
+        execution_context_class=Execution,
+    )
 
 
 def build_schema(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -61,3 +61,16 @@ def build_connection(
         ),
         total_count=sliced.total,
     )
+
+
+def connect(
+    kind: str, sliced: Slice[ItemT] | Awaitable[Slice[ItemT]], to_node: Callable[[ItemT], NodeT]
+) -> Connection[NodeT] | Awaitable[Connection[NodeT]]:
+    """`build_connection`, at once when the slice is there already, else once it is read."""
+    if isinstance(sliced, Slice):
+        return build_connection(kind, sliced, to_node)
+
+    async def later(sliced: Awaitable[Slice[ItemT]]) -> Connection[NodeT]:
+        return build_connection(kind, await sliced, to_node)
+
+    return later(sliced)

@@ -12,12 +12,14 @@ from strawberry.dataloader import DataLoader
 
 from gateway.telnyx import models as telnyx
 from schema.fanin import FanIn, PageKey
+from schema.paging import Slice, Window, cut_window, read_window
 
 if TYPE_CHECKING:
     from gateway.telnyx.service import Caller, TelnyxService
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 def _each(
@@ -149,3 +151,14 @@ class Loaders:
     async def _account_short_codes(self, page: int, size: int) -> telnyx.Page[telnyx.ShortCode]:
         fetched = await self._service.list_short_codes(self._caller, page=page, size=size)
         return fetched.value
+
+
+def read_nested(
+    loader: DataLoader[PageKey, telnyx.Page[T]], parent_id: str, win: Window
+) -> Slice[T] | Awaitable[Slice[T]]:
+    """The window of `parent_id`'s nested list: at once when its pages are loaded already
+    (`schema.lookahead` reads them with the parents), else a coroutine that loads them."""
+    futures = [loader.cache_map.get((parent_id, number, win.size)) for number in win.pages]
+    if all(f is not None and f.done() and not f.cancelled() for f in futures):
+        return cut_window(win, [f.exception() or f.result() for f in futures if f is not None])
+    return read_window(win, lambda page, size: loader.load((parent_id, page, size)))

@@ -101,10 +101,14 @@ class Slice(Generic[T]):
 
 async def read_window(win: Window, fetch: Callable[[int, int], Awaitable[Page[T]]]) -> Slice[T]:
     """Fetch the window's pages concurrently and cut the window out of them."""
-    numbers = list(win.pages)
     results = await asyncio.gather(
-        *(fetch(number, win.size) for number in numbers), return_exceptions=True
+        *(fetch(number, win.size) for number in win.pages), return_exceptions=True
     )
+    return cut_window(win, results)
+
+
+def cut_window(win: Window, results: Sequence[Page[T] | BaseException]) -> Slice[T]:
+    """The window cut out of its pages, as read (each page, or why it could not be)."""
     pages: list[Page[T]] = []
     for result in results:
         if isinstance(result, BaseException):
@@ -117,7 +121,7 @@ async def read_window(win: Window, fetch: Callable[[int, int], Awaitable[Page[T]
         if result.is_last():
             break
     items = [item for page in pages for item in page.data]
-    before = (numbers[0] - 1) * win.size
+    before = (win.pages[0] - 1) * win.size
     start = win.offset - before
     chosen = items[start : start + win.first]
     meta = pages[0].meta

@@ -11,6 +11,7 @@ from gateway.telnyx import models as telnyx
 from schema.connection import Connection, build_connection
 from schema.context import Info
 from schema.inputs import MessagingProfileFilter, PhoneNumberFilter, ShortCodeFilter
+from schema.lookahead import read_nested_ahead
 from schema.paging import read_window, window
 from schema.types import (
     PHONE_NUMBERS,
@@ -61,7 +62,10 @@ async def resolve_messaging_profiles(
         ctx.loaders.prime_profiles(fetched.value.data)
         return fetched.value
 
-    return build_connection(PROFILES, await read_window(win, fetch), MessagingProfile.from_telnyx)
+    profiles = await read_window(win, fetch)
+    connection = build_connection(PROFILES, profiles, MessagingProfile.from_telnyx)
+    await read_nested_ahead(info, [edge.node.id for edge in connection.edges])
+    return connection
 
 
 async def resolve_messaging_profile(info: Info, id: Id) -> MessagingProfile | None:

@@ -7,15 +7,17 @@ callers have no use for it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
 import strawberry
 
 from gateway.telnyx import models as telnyx
-from schema.connection import Connection, build_connection
+from schema.connection import Connection, connect
 from schema.context import Info
-from schema.paging import DEFAULT_FIRST, read_window, window
+from schema.loaders import read_nested
+from schema.paging import DEFAULT_FIRST, window
 
 PROFILES = "profiles"
 SHORT_CODES = "short_codes"
@@ -115,22 +117,22 @@ class UrlShortenerSettings:
         )
 
 
-async def _profile_phone_numbers(
+# Synchronous, so that a nested list read ahead with its profile (`schema.lookahead`)
+# completes without a coroutine; otherwise they return one.
+def _profile_phone_numbers(
     root: MessagingProfile, info: Info, first: First = None, after: After = None
-) -> Connection[PhoneNumber]:
+) -> Connection[PhoneNumber] | Awaitable[Connection[PhoneNumber]]:
     win = window(PROFILE_PHONE_NUMBERS, first, after, max_first=info.context.max_page_size)
-    loader = info.context.loaders.profile_phone_numbers
-    sliced = await read_window(win, lambda page, size: loader.load((root.id, page, size)))
-    return build_connection(PROFILE_PHONE_NUMBERS, sliced, PhoneNumber.from_telnyx)
+    sliced = read_nested(info.context.loaders.profile_phone_numbers, root.id, win)
+    return connect(PROFILE_PHONE_NUMBERS, sliced, PhoneNumber.from_telnyx)
 
 
-async def _profile_short_codes(
+def _profile_short_codes(
     root: MessagingProfile, info: Info, first: First = None, after: After = None
-) -> Connection[ShortCode]:
+) -> Connection[ShortCode] | Awaitable[Connection[ShortCode]]:
     win = window(PROFILE_SHORT_CODES, first, after, max_first=info.context.max_page_size)
-    loader = info.context.loaders.profile_short_codes
-    sliced = await read_window(win, lambda page, size: loader.load((root.id, page, size)))
-    return build_connection(PROFILE_SHORT_CODES, sliced, ShortCode.from_telnyx)
+    sliced = read_nested(info.context.loaders.profile_short_codes, root.id, win)
+    return connect(PROFILE_SHORT_CODES, sliced, ShortCode.from_telnyx)
 
 
 async def _profile(root: ShortCode | PhoneNumber, info: Info) -> MessagingProfile | None:
@@ -233,10 +235,11 @@ class MessagingProfile:
             resource_group_id=p.resource_group_id,
         )
 
-    phone_numbers: Connection[PhoneNumber] = strawberry.field(
+    # The GraphQL type is the annotation's; the resolvers may return it later (awaitable).
+    phone_numbers: Connection[PhoneNumber] = strawberry.field(  # type: ignore[assignment]
         resolver=_profile_phone_numbers, description="The phone numbers assigned to this profile."
     )
-    short_codes: Connection[ShortCode] = strawberry.field(
+    short_codes: Connection[ShortCode] = strawberry.field(  # type: ignore[assignment]
         resolver=_profile_short_codes, description="The short codes assigned to this profile."
     )
 

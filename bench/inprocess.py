@@ -1,0 +1,175 @@
+"""The gateway in process, as `bench.profile` and `bench.cpu` measure it.
+
+`create_app` over the in-process simulator, seeded as `bench.run` seeds it, with the
+production settings that matter here: spans recorded and handed to a batch processor (the
+export itself dropped), the default sampler, the cache on, GraphiQL and introspection off.
+
+With `replay`, the simulator answers only while the cache is filled: its answers are kept
+and replayed byte for byte from then on, so the measured CPU is the gateway's alone (in
+`bench.run` the simulator is another process). Requests go straight to the ASGI app,
+without an HTTP client, whose work is the load generator's, not the gateway's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from pydantic import HttpUrl, SecretStr
+from starlette.types import ASGIApp, Message
+
+from bench import stack
+from bench.scenario import NESTED_BODY, PROFILE_QUERY
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.simulator import Simulator
+from gateway.telemetry import Telemetry, build_telemetry
+from gateway.tenancy import RateLimit, Tenant, TenantRegistry
+
+TOKEN = "bench-profile-token"  # noqa: S105  -- an in-process tenant, not a secret
+SCENARIOS = ("nested", "nested-cold", "profile", "rest")
+
+
+class NullExporter(SpanExporter):
+    """Counts and drops every batch: the spans are built and queued as in production."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+class Replay(httpx.AsyncBaseTransport):
+    """Forwards to `transport` while recording; once `recording` is off, answers every
+    request it saw with the recorded bytes (and fails any other)."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+        self._answers: dict[tuple[str, str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+        self.recording = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = (request.method, str(request.url))
+        if not self.recording:
+            status, headers, body = self._answers[key]
+            return httpx.Response(status, headers=headers, content=body)
+        response = await self._transport.handle_async_request(request)
+        body = await response.aread()
+        self._answers[key] = (response.status_code, list(response.headers.raw), body)
+        return httpx.Response(response.status_code, headers=response.headers.raw, content=body)
+
+
+def seeded_simulator() -> tuple[Simulator, list[str]]:
+    simulator = Simulator()
+    account = simulator.account(stack.TELNYX_KEY)
+    for profile in account.add_profiles(stack.PROFILES - len(account.profiles)):
+        account.add_phone_numbers(
+            stack.PHONE_NUMBERS_PER_PROFILE, messaging_profile_id=profile["id"]
+        )
+        account.add_short_codes(stack.SHORT_CODES_PER_PROFILE, messaging_profile_id=profile["id"])
+    return simulator, list(account.profiles)[: stack.PROFILES]
+
+
+async def call(
+    app: ASGIApp, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, bytes]:
+    """One request straight to the ASGI app: its status and body."""
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+    }
+    sent = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+@dataclass
+class Gateway:
+    """The app, what it exports, and one request of the chosen scenario."""
+
+    telemetry: Telemetry
+    exporter: NullExporter
+    one: Callable[[], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def gateway(scenario: str, *, replay: bool = True) -> AsyncIterator[Gateway]:
+    """The gateway, warmed by 20 requests of `scenario` (which fill the cache)."""
+    simulator, ids = seeded_simulator()
+    settings = Settings(
+        demo=True,  # Settings insists on a tenants file otherwise; the tenants come below
+        graphiql=False,
+        introspection=False,
+        telnyx_base_url=HttpUrl("http://simulator.test/v2"),
+        otel_sdk_disabled=True,  # no OTLP exporter here: the null one is added below
+    )
+    telemetry = build_telemetry(settings)
+    exporter = NullExporter()
+    telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    rate = RateLimit(per_second=1_000_000.0, burst=1_000_000)
+    tenant = Tenant(stack.TENANT_ID, SecretStr(stack.TELNYX_KEY), rate)
+    upstream = Replay(httpx.ASGITransport(app=simulator.app))
+    app = create_app(
+        settings,
+        upstream_transport=upstream,
+        tenants=TenantRegistry.from_tokens([(tenant, TOKEN)]),
+        telemetry=telemetry,
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    cold = {**headers, "Cache-Control": "no-cache"}
+    profile_json = orjson.dumps({"query": PROFILE_QUERY, "variables": {"id": ids[0]}})
+
+    async def one() -> None:
+        if scenario == "nested":
+            status, body = await call(app, "POST", "/graphql", headers, NESTED_BODY)
+        elif scenario == "nested-cold":
+            status, body = await call(app, "POST", "/graphql", cold, NESTED_BODY)
+        elif scenario == "profile":
+            status, body = await call(app, "POST", "/graphql", headers, profile_json)
+        else:
+            status, body = await call(app, "GET", f"/v2/messaging_profiles/{ids[0]}", headers)
+        if status != 200 or b'"errors"' in body:
+            raise RuntimeError(f"{status}: {body[:300]!r}")
+
+    for _ in range(20):
+        await one()
+    upstream.recording = not replay
+    telemetry.tracer_provider.force_flush()
+    yield Gateway(telemetry, exporter, one)
+    telemetry.tracer_provider.force_flush()
+    telemetry.shutdown()

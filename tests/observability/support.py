@@ -17,7 +17,7 @@ from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telemetry import build_telemetry
 from gateway.tenancy import TenantRegistry
-from tests.conftest import ALPHA_TOKEN, GATEWAY_URL
+from tests.conftest import ALPHA_TOKEN, client_for
 
 # A span as (name, children), children ordered by name, then by start.
 Tree = tuple[str, tuple["Tree", ...]]
@@ -112,11 +112,7 @@ async def gateway(
         telemetry=telemetry,
     )
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url=GATEWAY_URL,
-            headers={"Authorization": f"Bearer {token}"},
-        ) as client:
+        async with client_for(app, token) as client:
             yield client
     finally:
         telemetry.shutdown()

@@ -24,7 +24,7 @@ from gateway.tenancy import TenantRegistry
 from schema.fanin import FanIn
 from schema.paging import encode_cursor, window
 from schema.types import PROFILE_PHONE_NUMBERS, PROFILE_SHORT_CODES, PROFILES
-from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, GATEWAY_URL
+from tests.conftest import ALPHA_KEY, client_for
 from tests.schema.conftest import gql, upstream
 
 NESTED = """query($first: Int) { messagingProfiles(first: $first) { edges { node {
@@ -61,11 +61,7 @@ async def gateway(
         telemetry=telemetry,
     )
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url=GATEWAY_URL,
-            headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-        ) as client:
+        async with client_for(app) as client:
             yield client
     finally:
         telemetry.shutdown()

@@ -30,7 +30,7 @@ def serve() -> None:
     from gateway.app import DEMO_TENANT_ID, create_app
     from gateway.telemetry import configure_logging
     from gateway.tenancy import TenantsFileError
-    from schema.documents import TrustedDocumentsError
+    from schema.http.documents import TrustedDocumentsError
 
     settings = _settings()
     configure_logging(settings.log_level)

@@ -32,8 +32,9 @@ from gateway.telemetry import (
     Telemetry,
     build_telemetry,
 )
-from gateway.telnyx.client import TelnyxClient, build_http_client
+from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl
+from gateway.telnyx.transport import build_http_client
 from gateway.tenancy import Tenant, TenantRegistry
 from schema import create_graphql_app
 

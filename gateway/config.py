@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = False
     response_cache_max_entries: int = Field(default=5_000, ge=0)  # 0 turns it off
     nested_fan_in: bool = True  # nested lists of many profiles from the account-wide lists
+    # Speed-ups that reach into libraries' internals (schema.speedups, gateway.otlp).
+    speedups: bool = True
 
     # Request limits
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -67,6 +67,10 @@ class BadInputError(GatewayError):
         where = ".".join(str(part) for part in first.path)
         super().__init__(f"{where}: {first.message}" if where else first.message)
 
+    def under(self, *prefix: str | int) -> BadInputError:
+        """The same problems, as parts of the caller's input at `prefix`."""
+        return BadInputError([FieldProblem((*prefix, *p.path), p.message) for p in self.problems])
+
 
 class RateLimitedError(GatewayError):
     """The tenant is over the gateway's own rate limit."""

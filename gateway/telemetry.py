@@ -89,12 +89,18 @@ def _exporters(settings: Settings) -> list[SpanProcessor]:
             # The stdout of now, not of import time (the exporter's default).
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
         elif name == "otlp" and endpoint:
-            # Imported only when used: the exporter pulls in protobuf.
+            # Imported only when used: the exporter pulls in protobuf. The gateway's own
+            # encoder is a speed-up; the SDK's exporter is the plain path.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter as SdkExporter,
+            )
+
             from gateway.otlp import OTLPSpanExporter
 
+            exporter = OTLPSpanExporter if settings.speedups else SdkExporter
             # Headers, timeout and compression come from the standard OTEL_EXPORTER_OTLP_*
             # variables, which the exporter reads itself; the endpoint comes from Settings.
-            processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+            processors.append(BatchSpanProcessor(exporter(endpoint=endpoint)))
     return processors
 
 

@@ -1,6 +1,12 @@
-"""The GraphQL face of the gateway: strawberry types, resolvers, DataLoaders and the SDL."""
+"""The GraphQL face of the gateway.
 
-from schema.app import GatewayGraphQL, create_graphql_app
+`schema.api` is the API (types, resolvers, DataLoaders, errors), `schema.http` the
+`/graphql` view (CSRF, documents, the response cache), `schema.limits` what one request
+may ask for, `schema.speedups` the speed-ups behind `GATEWAY_SPEEDUPS`; `schema.build`
+assembles the schema, and `schema.graphql` is its SDL, checked in for codegen.
+"""
+
 from schema.build import build_schema, sdl
+from schema.http.view import GatewayGraphQL, create_graphql_app
 
 __all__ = ["GatewayGraphQL", "build_schema", "create_graphql_app", "sdl"]

@@ -20,12 +20,12 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.cost import CostLimit
-from schema.errors import ErrorTranslation, log_unexpected
-from schema.execution import Execution
+from schema.api.errors import ErrorTranslation, log_unexpected
+from schema.api.mutation import Mutation
+from schema.api.query import Query
 from schema.extensions import CacheReport, OperationSpan
-from schema.mutation import Mutation
-from schema.query import Query
+from schema.limits.cost import CostLimit
+from schema.speedups import OFF, Speedups
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,18 +45,22 @@ class GatewaySchema(strawberry.Schema):
 def _schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
     config: StrawberryConfig | None = None,
+    speedups: Speedups = OFF,
 ) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=config,
-        execution_context_class=Execution,
+        execution_context_class=speedups.execution_context_class,
     )
 
 
 def build_schema(
-    settings: Settings, *, tracer_provider: trace.TracerProvider | None = None
+    settings: Settings,
+    *,
+    speedups: Speedups = OFF,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> strawberry.Schema:
     """The schema with the settings' limits, parser and validation caches, and error edge."""
     tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
@@ -92,6 +96,7 @@ def build_schema(
             ErrorTranslation,
         ],
         config,
+        speedups,
     )
 
 

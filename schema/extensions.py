@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 
-from schema.context import Context
+from schema.api.context import Context
 
 
 class OperationSpan(SchemaExtension):

@@ -43,7 +43,7 @@ from gateway.simulator import Simulator
 from gateway.telemetry import build_telemetry
 from gateway.tenancy import RateLimit, TenantRegistry
 from schema import build_schema, create_graphql_app
-from schema.csrf import MESSAGE as CSRF_MESSAGE
+from schema.http.csrf import MESSAGE as CSRF_MESSAGE
 from tests.conftest import (
     ALPHA_KEY,
     ALPHA_TOKEN,
@@ -160,7 +160,7 @@ async def test_production_masks_unexpected_errors(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"bug holding {ALPHA_KEY}")
 
-    monkeypatch.setattr(app.state.service, "list_messaging_profiles", broken)
+    monkeypatch.setattr(app.state.service, "read", broken)
     with caplog.at_level(logging.DEBUG):
         response = await post(client, {"query": COUNT})
     assert response.status_code == 200
@@ -381,6 +381,9 @@ def test_trusted_only_needs_the_file() -> None:
 # --- secrets ------------------------------------------------------------------------------
 
 
+NO_ID = "00000000-0000-4000-8000-000000000001"
+
+
 async def test_keys_and_tokens_never_appear_in_any_output(
     app: Starlette,
     client: httpx.AsyncClient,
@@ -394,12 +397,16 @@ async def test_keys_and_tokens_never_appear_in_any_output(
         responses.append(await client.get("/v2/messaging_profiles"))
         for status in (401, 403, 422, 429, 500, 503):
             simulator.faults.fail(status, times=5)
-            responses.append(await post(client, {"query": '{ shortCode(id: "x") { id } }'}))
+            responses.append(
+                await post(client, {"query": f'{{ shortCode(id: "{NO_ID}") {{ id }} }}'})
+            )
             simulator.faults.fail(status, times=5)
-            responses.append(await client.get("/v2/short_codes/x"))
+            responses.append(await client.get(f"/v2/short_codes/{NO_ID}"))
         simulator.faults.clear()
         simulator.faults.drop(times=5)
-        responses.append(await post(client, {"query": '{ phoneNumber(id: "y") { id } }'}))
+        responses.append(
+            await post(client, {"query": '{ phoneNumber(id: "+15550000000") { id } }'})
+        )
         responses.append(await post(client, {"query": "{ nope }"}))
         async with client_for(app, token=ALPHA_KEY) as wrong:
             responses.append(await post(wrong, {"query": COUNT}))

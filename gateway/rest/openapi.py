@@ -1,197 +1,121 @@
-"""`/v2/openapi.json`: the subset of Telnyx's API this face serves, with the gateway as
-server, generated from the gateway's own models so internal teams can generate clients."""
+"""`/v2/openapi.json`: the operations this face serves, with the gateway as server,
+generated from their descriptions (`gateway.telnyx.operations`) so internal teams can
+generate clients."""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from gateway import __version__
-from gateway.rest import wire
 from gateway.telnyx import models
+from gateway.telnyx.operation import Operation, Write, result_type
+from gateway.telnyx.operations import OPERATIONS
 
-_SCHEMAS: dict[str, type[BaseModel]] = {
-    "MessagingProfile": models.MessagingProfile,
-    "ShortCode": models.ShortCode,
-    "PhoneNumberWithMessagingSettings": models.PhoneNumberWithMessagingSettings,
-    "PaginationMeta": models.PaginationMeta,
-    "Errors": models.Errors,
-    "CreateMessagingProfileRequest": models.CreateMessagingProfileRequest,
-    "UpdateMessagingProfileRequest": models.UpdateMessagingProfileRequest,
-    "UpdateShortCodeRequest": models.UpdateShortCodeRequest,
-    "UpdatePhoneNumberMessagingSettingsRequest": models.UpdatePhoneNumberMessagingRequest,
-}
-
-_PAGE = [
-    {
-        "name": "page[number]",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": wire.PAGE_NUMBER_MAX, "default": 1},
-    },
-    {
-        "name": "page[size]",
-        "in": "query",
-        "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": wire.PAGE_SIZE_MAX,
-            "default": wire.PAGE_SIZE_DEFAULT,
-        },
-    },
-]
-
-
-def _query(name: str, **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": {"type": "string", **schema}}
+REF = "#/components/schemas/{model}"
+_SCHEMA_MODE: Literal["validation"] = "validation"
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF.format(model=name)}
 
 
-def _one(name: str) -> dict[str, Any]:
-    return {"type": "object", "properties": {"data": _ref(name)}, "required": ["data"]}
-
-
-def _list(name: str) -> dict[str, Any]:
+def _response(result: Any) -> dict[str, Any]:
+    """`{"data": X}` or `{"data": [X], "meta": ...}` for an operation's result type."""
+    (item,) = get_args(result)
+    if result.__origin__ is models.Data:
+        return {"type": "object", "properties": {"data": _ref(item.__name__)}, "required": ["data"]}
     return {
         "type": "object",
         "properties": {
-            "data": {"type": "array", "items": _ref(name)},
+            "data": {"type": "array", "items": _ref(item.__name__)},
             "meta": _ref("PaginationMeta"),
         },
         "required": ["data", "meta"],
     }
 
 
-def _id(description: str, **schema: str) -> dict[str, Any]:
-    return {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
-_ID = _id("The messaging profile's id.", format="uuid")
-_SHORT_CODE_ID = _id("The short code's id.", format="uuid")
-# Telnyx's numeric id, or the number itself in E.164 (`+` may be sent unencoded).
-_NUMBER_ID = _id("The phone number's id, or the phone number in +E.164.")
-
-# (method, path, operationId, summary, parameters, request schema, response schema)
-_OPERATIONS: list[tuple[str, str, str, str, list[dict[str, Any]], str | None, dict[str, Any]]] = [
-    ("get", "/messaging_profiles", "ListMessagingProfiles", "List messaging profiles",
-     [_query("filter[name]"), _query("filter[name][eq]"), _query("filter[name][contains]"), *_PAGE],
-     None, _list("MessagingProfile")),
-    ("post", "/messaging_profiles", "CreateMessagingProfile", "Create a messaging profile",
-     [], "CreateMessagingProfileRequest", _one("MessagingProfile")),
-    ("get", "/messaging_profiles/{id}", "RetrieveMessagingProfile", "Retrieve a messaging profile",
-     [_ID], None, _one("MessagingProfile")),
-    ("patch", "/messaging_profiles/{id}", "UpdateMessagingProfile", "Update a messaging profile",
-     [_ID], "UpdateMessagingProfileRequest", _one("MessagingProfile")),
-    ("delete", "/messaging_profiles/{id}", "DeleteMessagingProfile", "Delete a messaging profile",
-     [_ID], None, _one("MessagingProfile")),
-    ("get", "/messaging_profiles/{id}/phone_numbers", "ListProfilePhoneNumbers",
-     "List the phone numbers of a messaging profile", [_ID, *_PAGE], None,
-     _list("PhoneNumberWithMessagingSettings")),
-    ("get", "/messaging_profiles/{id}/short_codes", "ListProfileShortCodes",
-     "List the short codes of a messaging profile", [_ID, *_PAGE], None, _list("ShortCode")),
-    ("get", "/short_codes", "ListShortCodes", "List short codes",
-     [_query("filter[messaging_profile_id]"), *_PAGE], None, _list("ShortCode")),
-    ("get", "/short_codes/{id}", "RetrieveShortCode", "Retrieve a short code",
-     [_SHORT_CODE_ID], None, _one("ShortCode")),
-    ("patch", "/short_codes/{id}", "UpdateShortCode", "Update a short code",
-     [_SHORT_CODE_ID], "UpdateShortCodeRequest", _one("ShortCode")),
-    ("get", "/phone_numbers/messaging", "ListPhoneNumbersWithMessagingSettings",
-     "List phone numbers with messaging settings",
-     [_query("filter[messaging_profile_id]"), _query("filter[phone_number]"),
-      _query("filter[phone_number][contains]"),
-      _query("filter[type]", enum=["tollfree", "longcode", "shortcode"]),
-      _query("sort[phone_number]", enum=["asc", "desc"]), *_PAGE],
-     None, _list("PhoneNumberWithMessagingSettings")),
-    ("get", "/phone_numbers/{id}/messaging", "GetPhoneNumberMessagingSettings",
-     "Retrieve a phone number's messaging settings", [_NUMBER_ID], None,
-     _one("PhoneNumberWithMessagingSettings")),
-    ("patch", "/phone_numbers/{id}/messaging", "UpdatePhoneNumberMessagingSettings",
-     "Update a phone number's messaging settings", [_NUMBER_ID],
-     "UpdatePhoneNumberMessagingSettingsRequest", _one("PhoneNumberWithMessagingSettings")),
-]  # fmt: skip
-
-
-# The spec's constraints that the request models check in validators, which JSON Schema
-# cannot see: without them, generated clients and fuzzers send what Telnyx refuses.
-_URL_OR_EMPTY = r"^(?:https?://[^\s/?#]+\S*)?$"
-_PROFILE_CONSTRAINTS: dict[str, dict[str, Any]] = {
-    "name": {"pattern": r"\S"},
-    "whitelisted_destinations": {"items": {"type": "string", "pattern": r"^(?:[A-Z]{2}|\*)$"}},
-    "alpha_sender": {"pattern": models.ALPHA_SENDER.pattern},
-    "daily_spend_limit": {"pattern": models.SPEND_LIMIT.pattern},
-    "webhook_api_version": {"enum": list(models.WEBHOOK_API_VERSIONS)},
-    "webhook_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
-    "webhook_failover_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
-    "health_webhook_url": {"pattern": _URL_OR_EMPTY, "maxLength": 2000},
-}
-
-
-def _constrain(prop: dict[str, Any], keywords: dict[str, Any]) -> None:
-    """Add `keywords` to the non-null branch of a property's schema."""
-    for branch in prop.get("anyOf", [prop]):
-        if branch.get("type") != "null":
-            branch.update(keywords)
+def _resources() -> set[type]:
+    """The resources the operations answer with, and what every answer may carry."""
+    found: set[type] = {models.PaginationMeta, models.Errors}
+    for operation in OPERATIONS:
+        found.add(get_args(result_type(operation))[0])
+        if issubclass(operation, Write) and operation.body is not None:
+            found.add(operation.body)
+    return found
 
 
 @cache
 def _components() -> dict[str, Any]:
-    pairs: list[tuple[type[BaseModel], Literal["validation"]]] = [
-        (model, "validation") for model in _SCHEMAS.values()
-    ]
-    keyed, defs = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
+    types = sorted(_resources(), key=lambda kind: kind.__name__)
+    keyed, defs = TypeAdapter.json_schemas(
+        [(kind, _SCHEMA_MODE, TypeAdapter(kind)) for kind in types], ref_template=REF
+    )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    for name, model in _SCHEMAS.items():
-        schema = keyed[(model, "validation")]
-        if "$ref" in schema:
-            target = schema["$ref"].rsplit("/", 1)[-1]
-            schemas[name] = schemas.pop(target) if target != name else schemas[target]
-        else:
-            schemas[name] = schema
-    for name in ("CreateMessagingProfileRequest", "UpdateMessagingProfileRequest"):
-        properties = schemas[name]["properties"]
-        for field, keywords in _PROFILE_CONSTRAINTS.items():
-            _constrain(properties[field], keywords)
+    for kind in types:
+        schema = keyed[(kind, _SCHEMA_MODE)]
+        if "$ref" not in schema:
+            schemas[kind.__name__] = schema
     return schemas
 
 
-def openapi_document(server_url: str) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
+def _parameter(operation: type[Operation[Any]], field: str, where: str) -> dict[str, Any]:
+    schema = dict(operation.model_json_schema(ref_template=REF)["properties"][field])
+    # A query parameter that is not set is absent, not null.
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if branches:
+        schema.update(branches[0])
+    schema.pop("title", None)
+    if schema.get("default", 0) is None:
+        del schema["default"]
+    description = schema.pop("description", None)
+    wire = dict(operation.query_fields).get(field, field)
+    parameter: dict[str, Any] = {"name": wire, "in": where, "schema": schema}
+    if where == "path":
+        parameter["required"] = True
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def _operation(operation: type[Operation[Any]]) -> dict[str, Any]:
     error = {
         "description": "Telnyx's error envelope",
         "content": {"application/json": {"schema": _ref("Errors")}},
     }
-    for method, path, operation_id, summary, parameters, request, response in _OPERATIONS:
-        operation: dict[str, Any] = {
-            "operationId": operation_id,
-            "summary": summary,
-            "parameters": parameters,
-            "security": [{"bearerAuth": []}],
-            "responses": {
-                "200": {
-                    "description": "Success",
-                    "content": {"application/json": {"schema": response}},
-                },
-                "4XX": error,
-                "5XX": error,
+    described: dict[str, Any] = {
+        "operationId": operation.http.operation_id,
+        "summary": operation.http.summary,
+        "parameters": [
+            *(_parameter(operation, name, "path") for name in operation.path_fields),
+            *(_parameter(operation, name, "query") for name, _ in operation.query_fields),
+        ],
+        "security": [{"bearerAuth": []}],
+        "responses": {
+            "200": {
+                "description": "Success",
+                "content": {"application/json": {"schema": _response(result_type(operation))}},
             },
+            "4XX": error,
+            "5XX": error,
+        },
+    }
+    if issubclass(operation, Write) and operation.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(operation.body.__name__)}},
         }
-        if request is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(request)}},
-            }
-        paths.setdefault(path, {})[method] = operation
+    return described
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.http.path, {})[operation.http.method.lower()] = _operation(
+            operation
+        )
     return {
         "openapi": "3.1.0",
         "info": {

@@ -21,13 +21,8 @@ from gateway.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
+from gateway.telnyx.operation import PAGE_NUMBER_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 
-PAGE_SIZE_DEFAULT = 20
-PAGE_SIZE_MAX = 250
-# Telnyx states no maximum page number. The gateway refuses one past a 32-bit integer with
-# the same 422 rather than forward a page no account can reach: such numbers overflow
-# upstream serialisers (the simulator answers a 64-bit overflow with a crash).
-PAGE_NUMBER_MAX = 2**31 - 1
 DOCS = "https://developers.telnyx.com/docs/overview/errors/"
 
 

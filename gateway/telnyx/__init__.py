@@ -1,6 +1,20 @@
-"""The Telnyx upstream: models, the HTTP client and the service over it."""
+"""The Telnyx upstream, as the faces use it: the service and the operations it serves.
 
-from gateway.telnyx import models
-from gateway.telnyx.client import Fetched, TelnyxClient, build_http_client
+The client (`gateway.telnyx.client`) and the HTTP machinery under it are the service's
+business; the faces never import them (an import contract enforces it).
+"""
 
-__all__ = ["Fetched", "TelnyxClient", "build_http_client", "models"]
+from gateway.telnyx import models, operations
+from gateway.telnyx.operation import Fetched, checked
+from gateway.telnyx.service import Caller, TelnyxService, Ttl, bypasses_cache
+
+__all__ = [
+    "Caller",
+    "Fetched",
+    "TelnyxService",
+    "Ttl",
+    "bypasses_cache",
+    "checked",
+    "models",
+    "operations",
+]

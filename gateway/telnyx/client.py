@@ -1,349 +1,240 @@
-"""The Telnyx client: one typed method per operation, and pagination over the list ones."""
+"""The Telnyx client: sends any operation for any tenant, with retries, one deadline, a
+per-tenant cap on calls in flight, telemetry, and errors translated into the gateway's tree."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+import asyncio
+import random as _random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
-from pydantic import TypeAdapter, ValidationError
+import httpx
+import orjson
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
 
-from gateway.errors import BadInputError, FieldProblem, UpstreamError
-from gateway.telnyx import models
-from gateway.telnyx.caller import Params, UpstreamCaller
-from gateway.telnyx.models import (
-    CreateMessagingProfileRequest,
-    Data,
-    MessagingProfile,
-    Page,
-    PhoneNumberWithMessagingSettings,
-    RawBody,
-    ShortCode,
-    UpdateMessagingProfileRequest,
-    UpdatePhoneNumberMessagingRequest,
-    UpdateShortCodeRequest,
+from gateway import __version__
+from gateway.errors import UpstreamAuthError, UpstreamError
+from gateway.telnyx.failure import (
+    deadline_error,
+    error_for_exception,
+    error_for_response,
+    scrubbed,
 )
-from gateway.telnyx.transport import build_http_client
+from gateway.telnyx.instrumentation import Instrumentation
+from gateway.telnyx.models import RawBody, Request
+from gateway.telnyx.operation import Fetched, Operation
+from gateway.telnyx.retry import (
+    RetryBudget,
+    error_is_retryable,
+    parse_retry_after,
+    response_is_retryable,
+    retry_delay,
+)
+from gateway.telnyx.transport import never_sent
 from gateway.tenancy import Tenant
 
-__all__ = ["Fetched", "TelnyxClient", "build_http_client"]
+USER_AGENT = f"telnyx-messaging-gateway/{__version__}"
+# Visible ASCII only: anything else could not go in a header, and h11 would echo it in errors.
+KEY_SHAPE = re.compile(r"[\x21-\x7e]+")
 
-T = TypeVar("T")
-# The SDKs leave these literal in path values, so an E.164 id passes as `+1555...`.
-PATH_SAFE = "+:@!$&'()*,;="
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched(Generic[T]):
-    """A parsed upstream answer and its exact bytes, which the REST face returns unchanged."""
-
-    value: T
-    body: bytes
-    status: int
+R = TypeVar("R")
+Params = Mapping[str, str | int | None] | list[tuple[str, str | int]]
 
 
-class TelnyxClient(UpstreamCaller):
-    """Telnyx's messaging-profile operations for any tenant, parsed into `models`.
+class _DeadlineExceededError(Exception):
+    """The call's overall deadline passed while waiting for a slot or an answer."""
 
-    Constructed like `UpstreamCaller`; `request` stays public for raw forwarding.
+
+class TelnyxClient:
+    """Sends operations for any tenant over one shared `httpx.AsyncClient`.
+
+    The tenant's key goes on each request; the shared client never holds one.
     """
 
-    # --- messaging profiles -----------------------------------------------------------
-
-    async def list_messaging_profiles(
+    def __init__(
         self,
-        tenant: Tenant,
+        http: httpx.AsyncClient,
         *,
-        page: int = 1,
-        size: int = 20,
-        name: str | None = None,
-        name_eq: str | None = None,
-        name_contains: str | None = None,
-    ) -> Fetched[Page[MessagingProfile]]:
-        params = {
-            **_page(page, size),
-            "filter[name]": name,
-            "filter[name][eq]": name_eq,
-            "filter[name][contains]": name_contains,
-        }
-        return await self._fetch(
-            models.PROFILE_PAGE,
-            tenant,
-            "list_messaging_profiles",
-            "GET",
-            "/messaging_profiles",
-            params=params,
+        base_url: str,
+        max_retries: int = 2,
+        deadline: float = 20.0,
+        max_retry_delay: float = 8.0,
+        tenant_concurrency: int = 16,
+        retry_budget_ratio: float = 0.2,
+        retry_budget_min_per_second: float = 10.0,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._max_retries = max_retries
+        self._deadline = deadline
+        self._max_retry_delay = max_retry_delay
+        self._tenant_concurrency = tenant_concurrency
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._instruments = Instrumentation(tracer_provider, meter_provider)
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._budget = RetryBudget(
+            ratio=retry_budget_ratio, min_per_second=retry_budget_min_per_second, clock=clock
         )
 
-    async def retrieve_messaging_profile(
-        self, tenant: Tenant, profile_id: str
-    ) -> Fetched[Data[MessagingProfile]]:
-        return await self._fetch_one(
-            models.PROFILE,
-            tenant,
-            "retrieve_messaging_profile",
-            "GET",
-            "/messaging_profiles/{id}",
-            profile_id,
-        )
+    async def send(
+        self, tenant: Tenant, call: Operation[R], body: Request | RawBody | None = None
+    ) -> Fetched[R]:
+        """Send one call for `tenant`; its answer, kept as the bytes Telnyx sent.
 
-    async def create_messaging_profile(
-        self, tenant: Tenant, body: CreateMessagingProfileRequest | RawBody
-    ) -> Fetched[Data[MessagingProfile]]:
-        return await self._fetch(
-            models.PROFILE,
-            tenant,
-            "create_messaging_profile",
-            "POST",
-            "/messaging_profiles",
-            json=_json(body),
-        )
-
-    async def update_messaging_profile(
-        self, tenant: Tenant, profile_id: str, body: UpdateMessagingProfileRequest | RawBody
-    ) -> Fetched[Data[MessagingProfile]]:
-        return await self._fetch_one(
-            models.PROFILE,
-            tenant,
-            "update_messaging_profile",
-            "PATCH",
-            "/messaging_profiles/{id}",
-            profile_id,
-            json=_json(body),
-        )
-
-    async def delete_messaging_profile(
-        self, tenant: Tenant, profile_id: str
-    ) -> Fetched[Data[MessagingProfile]]:
-        return await self._fetch_one(
-            models.PROFILE,
-            tenant,
-            "delete_messaging_profile",
-            "DELETE",
-            "/messaging_profiles/{id}",
-            profile_id,
-        )
-
-    async def list_profile_phone_numbers(
-        self, tenant: Tenant, profile_id: str, *, page: int = 1, size: int = 20
-    ) -> Fetched[Page[PhoneNumberWithMessagingSettings]]:
-        return await self._fetch(
-            models.PHONE_NUMBER_PAGE,
-            tenant,
-            "list_profile_phone_numbers",
-            "GET",
-            f"/messaging_profiles/{_segment(profile_id)}/phone_numbers",
-            route="/messaging_profiles/{id}/phone_numbers",
-            params=_page(page, size),
-        )
-
-    async def list_profile_short_codes(
-        self, tenant: Tenant, profile_id: str, *, page: int = 1, size: int = 20
-    ) -> Fetched[Page[ShortCode]]:
-        return await self._fetch(
-            models.SHORT_CODE_PAGE,
-            tenant,
-            "list_profile_short_codes",
-            "GET",
-            f"/messaging_profiles/{_segment(profile_id)}/short_codes",
-            route="/messaging_profiles/{id}/short_codes",
-            params=_page(page, size),
-        )
-
-    # --- short codes ------------------------------------------------------------------
-
-    async def list_short_codes(
-        self,
-        tenant: Tenant,
-        *,
-        page: int = 1,
-        size: int = 20,
-        messaging_profile_id: str | None = None,
-    ) -> Fetched[Page[ShortCode]]:
-        """`messaging_profile_id="null"` selects the short codes with no profile."""
-        params = {**_page(page, size), "filter[messaging_profile_id]": messaging_profile_id}
-        return await self._fetch(
-            models.SHORT_CODE_PAGE, tenant, "list_short_codes", "GET", "/short_codes", params=params
-        )
-
-    async def retrieve_short_code(
-        self, tenant: Tenant, short_code_id: str
-    ) -> Fetched[Data[ShortCode]]:
-        return await self._fetch_one(
-            models.SHORT_CODE,
-            tenant,
-            "retrieve_short_code",
-            "GET",
-            "/short_codes/{id}",
-            short_code_id,
-        )
-
-    async def update_short_code(
-        self, tenant: Tenant, short_code_id: str, body: UpdateShortCodeRequest | RawBody
-    ) -> Fetched[Data[ShortCode]]:
-        return await self._fetch_one(
-            models.SHORT_CODE,
-            tenant,
-            "update_short_code",
-            "PATCH",
-            "/short_codes/{id}",
-            short_code_id,
-            json=_json(body),
-        )
-
-    # --- phone numbers ----------------------------------------------------------------
-
-    async def list_phone_numbers(
-        self,
-        tenant: Tenant,
-        *,
-        page: int = 1,
-        size: int = 20,
-        messaging_profile_id: str | None = None,
-        phone_number: str | None = None,
-        phone_number_contains: str | None = None,
-        type: str | None = None,
-        sort: str | None = None,
-    ) -> Fetched[Page[PhoneNumberWithMessagingSettings]]:
-        """GET /phone_numbers/messaging; `phone_number` may be a comma-separated list,
-        `type` is tollfree, longcode or shortcode and `sort` asc or desc."""
-        params = {
-            **_page(page, size),
-            "filter[messaging_profile_id]": messaging_profile_id,
-            "filter[phone_number]": phone_number,
-            "filter[phone_number][contains]": phone_number_contains,
-            "filter[type]": type,
-            "sort[phone_number]": sort,
-        }
-        return await self._fetch(
-            models.PHONE_NUMBER_PAGE,
-            tenant,
-            "list_phone_numbers",
-            "GET",
-            "/phone_numbers/messaging",
-            params=params,
-        )
-
-    async def retrieve_phone_number_messaging(
-        self, tenant: Tenant, phone_number_id: str
-    ) -> Fetched[Data[PhoneNumberWithMessagingSettings]]:
-        return await self._fetch_one(
-            models.PHONE_NUMBER,
-            tenant,
-            "retrieve_phone_number_messaging",
-            "GET",
-            "/phone_numbers/{id}/messaging",
-            phone_number_id,
-        )
-
-    async def update_phone_number_messaging(
-        self,
-        tenant: Tenant,
-        phone_number_id: str,
-        body: UpdatePhoneNumberMessagingRequest | RawBody,
-    ) -> Fetched[Data[PhoneNumberWithMessagingSettings]]:
-        return await self._fetch_one(
-            models.PHONE_NUMBER,
-            tenant,
-            "update_phone_number_messaging",
-            "PATCH",
-            "/phone_numbers/{id}/messaging",
-            phone_number_id,
-            json=_json(body),
-        )
-
-    # --- pagination -------------------------------------------------------------------
-
-    async def pages(
-        self,
-        method: Callable[..., Awaitable[Fetched[Page[T]]]],
-        tenant: Tenant,
-        *args: Any,
-        page: int = 1,
-        **kwargs: Any,
-    ) -> AsyncIterator[Page[T]]:
-        """Every page of a list method, from `page` on, stopping as the official SDKs do.
-
-        Unlike the SDKs, a page without `meta.page_number` counts as the page asked for, and
-        the next request always moves forward, so a server ignoring `page[number]` cannot
-        make this loop for ever.
+        A validated body sends only the fields the caller set; a raw one (the REST face's)
+        goes as the caller wrote it, for Telnyx to judge.
         """
-        while True:
-            current = (await method(tenant, *args, page=page, **kwargs)).value
-            yield current
-            if current.is_last():
-                return
-            meta = current.meta or models.PaginationMeta()
-            page = max(meta.page_number or page, page)
-            if meta.total_pages is not None and page >= meta.total_pages:
-                return
-            page += 1
+        operation = type(call)
+        response = await self.request(
+            tenant,
+            operation.operation,
+            operation.http.method,
+            call.url_path(),
+            params=call.query(),
+            json=body.to_json() if isinstance(body, Request) else body,
+            route=operation.http.path,
+        )
+        content = response.content
+        # A JSON object, at a glance: the envelope is checked when the value is first used,
+        # which a REST read never needs.
+        if not content.lstrip()[:1] == b"{":
+            raise UpstreamError(
+                operation.operation, status=response.status_code, reason="unexpected response body"
+            )
+        return Fetched(operation.operation, content, response.status_code, operation.parse)
 
-    async def iterate(
+    async def request(
         self,
-        method: Callable[..., Awaitable[Fetched[Page[T]]]],
-        tenant: Tenant,
-        *args: Any,
-        **kwargs: Any,
-    ) -> AsyncIterator[T]:
-        """Every item of every page of a list method."""
-        async for current in self.pages(method, tenant, *args, **kwargs):
-            for item in current.data:
-                yield item
-
-    async def _fetch(
-        self,
-        parser: TypeAdapter[T],
         tenant: Tenant,
         operation: str,
         method: str,
         path: str,
         *,
-        route: str | None = None,
         params: Params | None = None,
         json: Mapping[str, Any] | None = None,
-    ) -> Fetched[T]:
-        response = await self.request(
-            tenant, operation, method, path, params=params, json=json, route=route or path
-        )
-        try:
-            value = parser.validate_json(response.content)
-        except ValidationError:
-            # The pydantic error quotes the body; chaining it would put upstream data in logs.
-            raise UpstreamError(
-                operation, status=response.status_code, reason="unexpected response body"
-            ) from None
-        return Fetched(value, response.content, response.status_code)
+        route: str | None = None,
+    ) -> httpx.Response:
+        """Send one operation for `tenant`, with retries, and return its 2xx response.
 
-    async def _fetch_one(
+        `path` is relative to the base URL and already encoded; `route` is its template
+        (`/short_codes/{id}`), used to name spans. Raises an `UpstreamError` otherwise.
+        """
+        method = method.upper()
+        secret = tenant.telnyx_api_key.get_secret_value()
+        if not KEY_SHAPE.fullmatch(secret):
+            raise UpstreamAuthError(operation, reason="the tenant's Telnyx API key is malformed")
+        headers = {
+            "Authorization": f"Bearer {secret}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        content = None
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+            content = orjson.dumps(dict(json))
+        # Encoded once here: httpx's own param merging costs more than the rest of the call.
+        pairs = params.items() if isinstance(params, Mapping) else params or ()
+        query = urlencode([(key, value) for key, value in pairs if value is not None])
+        url = f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+        deadline = self._clock() + self._deadline
+        retries = 0
+        self._budget.attempted(tenant.id)
+        while True:
+            response: httpx.Response | None = None
+            failure: httpx.RequestError | None = None
+            request = self._http.build_request(method, url, content=content, headers=headers)
+            try:
+                response = await self._attempt(tenant, request, operation, route, retries, deadline)
+            except httpx.RequestError as exc:
+                failure = exc
+            except _DeadlineExceededError:
+                raise deadline_error(operation, self._deadline) from None
+
+            # Raised outside the except blocks, so no `__context__` drags the request along.
+            if response is not None:
+                if response.is_success:
+                    # The caller gets the answer; the key stays behind.
+                    response.request.headers.pop("Authorization", None)
+                    return response
+                retryable = response_is_retryable(method, response)
+                server_delay = parse_retry_after(response.headers, now=time.time())
+            else:
+                assert failure is not None  # noqa: S101  -- one of the two is always set
+                retryable = error_is_retryable(method, failure, never_sent)
+                server_delay = None
+            if retryable and retries < self._max_retries:
+                delay = retry_delay(
+                    retries,
+                    server_delay=server_delay,
+                    max_delay=self._max_retry_delay,
+                    random=self._random,
+                )
+                # A sleep that ends past the deadline leaves no time for the next attempt.
+                if self._clock() + delay < deadline and self._budget.withdraw(tenant.id):
+                    self._instruments.retried(operation)
+                    await self._sleep(delay)
+                    retries += 1
+                    continue
+            if response is not None:
+                raise error_for_response(operation, response, secret=secret, now=time.time())
+            assert failure is not None  # noqa: S101
+            raise error_for_exception(operation, failure) from scrubbed(failure, secret=secret)
+
+    async def _attempt(
         self,
-        parser: TypeAdapter[Data[T]],
         tenant: Tenant,
+        request: httpx.Request,
         operation: str,
-        method: str,
-        route: str,
-        resource_id: str,
-        *,
-        json: Mapping[str, Any] | None = None,
-    ) -> Fetched[Data[T]]:
-        path = route.replace("{id}", _segment(resource_id))
-        return await self._fetch(parser, tenant, operation, method, path, route=route, json=json)
+        route: str | None,
+        resend_count: int,
+        deadline: float,
+    ) -> httpx.Response:
+        slot = self._slots.get(tenant.id)
+        if slot is None:
+            slot = self._slots[tenant.id] = asyncio.Semaphore(self._tenant_concurrency)
+        try:
+            async with asyncio.timeout(self._left(deadline)):
+                await slot.acquire()
+        except TimeoutError:
+            raise _DeadlineExceededError from None
+        try:
+            with self._instruments.attempt(
+                request, operation=operation, route=route, resend_count=resend_count
+            ) as record:
+                left = self._left(deadline)
+                request.extensions["timeout"] = _clamp(self._http.timeout, left)
+                scope = asyncio.timeout(left)
+                try:
+                    async with scope:
+                        response = await self._http.send(request)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise
+                    record.error_type = "deadline_exceeded"
+                    raise _DeadlineExceededError from None
+                record.status = response.status_code
+                return response
+        finally:
+            slot.release()
+
+    def _left(self, deadline: float) -> float:
+        return max(deadline - self._clock(), 0.0)
 
 
-def _page(page: int, size: int) -> dict[str, str | int | None]:
-    return {"page[number]": page, "page[size]": size}
-
-
-def _segment(value: str) -> str:
-    """A path value encoded as the SDKs do; `.` and `..` are escaped so they stay one id."""
-    if not value:
-        raise BadInputError([FieldProblem(("id",), "must not be empty")])
-    encoded = quote(value, safe=PATH_SAFE)
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
-
-
-def _json(body: models.Request | RawBody) -> Mapping[str, Any]:
-    # A validated request sends only the fields the caller set; a raw body (the REST face's)
-    # goes as the caller wrote it, for Telnyx to judge.
-    return body.to_json() if isinstance(body, models.Request) else body
+def _clamp(timeout: httpx.Timeout, left: float) -> dict[str, float]:
+    """Each phase's timeout, cut to the time left before the deadline."""
+    return {
+        phase: left if limit is None else min(limit, left)
+        for phase, limit in timeout.as_dict().items()
+    }

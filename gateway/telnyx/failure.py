@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 import httpx
-from pydantic import ValidationError
+import orjson
 
 from gateway.errors import (
     ErrorDetail,
@@ -18,7 +18,6 @@ from gateway.errors import (
     UpstreamRejectedError,
     UpstreamUnavailableError,
 )
-from gateway.telnyx.models import ERRORS
 from gateway.telnyx.retry import parse_retry_after
 
 REDACTED = "[redacted]"
@@ -54,23 +53,48 @@ def error_details(response: httpx.Response, *, secret: str) -> tuple[ErrorDetail
     """Telnyx's `errors` entries; one generic entry when the body is not that envelope."""
     status = response.status_code
     title = response.reason_phrase or f"HTTP {status}"
-    try:
-        entries = ERRORS.validate_json(response.content).errors
-    except ValidationError:
-        entries = []
+    entries = _entries(response.content)
     if not entries:
         return (ErrorDetail(code=str(status), title=title),)
     # An upstream that echoes the request back must not smuggle the key into our errors.
     return tuple(
         ErrorDetail(
-            code=_redact(entry.code or str(status), secret),
-            title=_redact(entry.title or title, secret),
-            detail=_redact(entry.detail, secret),
-            pointer=_redact(entry.source.pointer if entry.source else None, secret),
-            parameter=_redact(entry.source.parameter if entry.source else None, secret),
-            meta=_redact(dict(entry.meta or {}), secret),
+            code=_redact(entry.get("code") or str(status), secret),
+            title=_redact(entry.get("title") or title, secret),
+            detail=_redact(entry.get("detail"), secret),
+            pointer=_redact(entry.get("source", {}).get("pointer"), secret),
+            parameter=_redact(entry.get("source", {}).get("parameter"), secret),
+            meta=_redact(dict(entry.get("meta") or {}), secret),
         )
         for entry in entries
+    )
+
+
+def _entries(body: bytes) -> list[dict[str, Any]]:
+    """The entries of Telnyx's `errors` array; none when the body is not that envelope
+    (`code`, `title`, `detail`, `source.pointer`, `source.parameter` strings, `meta` an
+    object, each where present)."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []
+    errors = parsed.get("errors") if isinstance(parsed, dict) else None
+    if not isinstance(errors, list) or not all(_well_formed(entry) for entry in errors):
+        return []
+    return errors
+
+
+def _well_formed(entry: object) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    texts = [entry.get(name) for name in ("code", "title", "detail")]
+    source = entry.get("source", {})
+    if isinstance(source, dict):
+        texts += [source.get("pointer"), source.get("parameter")]
+    return (
+        isinstance(source, dict)
+        and isinstance(entry.get("meta") or {}, dict)
+        and all(text is None or isinstance(text, str) for text in texts)
     )
 
 

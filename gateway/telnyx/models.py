@@ -1,19 +1,22 @@
-"""Pydantic models of the Telnyx messaging-profile resources, requests and envelopes.
+"""Telnyx's messaging resources, envelopes and request bodies.
 
-Response models are lenient, like the official SDKs: every field optional, unknown fields
-kept (``extra="allow"``), enum-like fields typed as plain strings so a value Telnyx adds
-tomorrow does not break parsing. Request models carry the spec's constraints, so input
-can be checked before anything is sent.
+Responses are kept as the JSON Telnyx sent: the upstream bytes, parsed with orjson into
+plain dicts when a value is needed. The TypedDicts below describe them for the type
+checker and for `/v2/openapi.json`; nothing validates them field by field, which is what
+the official SDKs do too (lenient: every field optional, unknown fields kept, enum-like
+fields plain strings, so a value Telnyx adds tomorrow breaks nothing). Parsing checks only
+the envelope. Request bodies are pydantic models carrying the spec's constraints, so input
+is checked before anything is sent.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NotRequired, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 T = TypeVar("T")
 
@@ -21,162 +24,202 @@ COUNTRY_OR_ALL = re.compile(r"^(?:[A-Z]{2}|\*)$")
 ALPHA_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 SPEND_LIMIT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+URL_OR_EMPTY = r"^(?:https?://[^\s/?#]+\S*)?$"
+URL_MAX = 2000
 
 WEBHOOK_API_VERSIONS = ("1", "2", "2010-04-01")
 
-
-class _Resource(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+# ISO 8601, as Telnyx sends it; kept as text.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 # --- resources ------------------------------------------------------------------------
 
 
-class NumberPoolSettings(_Resource):
-    toll_free_weight: float | None = None
-    long_code_weight: float | None = None
-    skip_unhealthy: bool | None = None
-    sticky_sender: bool | None = None
-    geomatch: bool | None = None
+@with_config(ConfigDict(extra="allow"))
+class NumberPoolSettings(TypedDict, total=False):
+    toll_free_weight: float | None
+    long_code_weight: float | None
+    skip_unhealthy: bool | None
+    sticky_sender: bool | None
+    geomatch: bool | None
 
 
-class UrlShortenerSettings(_Resource):
-    domain: str | None = None
-    prefix: str | None = None
-    replace_blacklist_only: bool | None = None
-    send_webhooks: bool | None = None
+@with_config(ConfigDict(extra="allow"))
+class UrlShortenerSettings(TypedDict, total=False):
+    domain: str | None
+    prefix: str | None
+    replace_blacklist_only: bool | None
+    send_webhooks: bool | None
 
 
-class MessagingProfile(_Resource):
-    id: str | None = None
-    record_type: str | None = None
-    name: str | None = None
-    enabled: bool | None = None
-    webhook_url: str | None = None
-    webhook_failover_url: str | None = None
-    webhook_api_version: str | None = None
-    whitelisted_destinations: list[str] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    number_pool_settings: NumberPoolSettings | None = None
-    url_shortener_settings: UrlShortenerSettings | None = None
-    alpha_sender: str | None = None
-    daily_spend_limit: str | None = None
-    daily_spend_limit_enabled: bool | None = None
-    mms_fall_back_to_sms: bool | None = None
-    mms_transcoding: bool | None = None
-    mobile_only: bool | None = None
-    smart_encoding: bool | None = None
-    redaction_enabled: bool | None = None
-    redaction_level: int | None = None
-    v1_secret: str | None = None
-    health_webhook_url: str | None = None
-    organization_id: str | None = None
-    ai_assistant_id: str | None = None
-    resource_group_id: str | None = None
+@with_config(ConfigDict(extra="allow"))
+class MessagingProfile(TypedDict, total=False):
+    id: str | None
+    record_type: str | None
+    name: str | None
+    enabled: bool | None
+    webhook_url: str | None
+    webhook_failover_url: str | None
+    webhook_api_version: str | None
+    whitelisted_destinations: list[str] | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+    number_pool_settings: NumberPoolSettings | None
+    url_shortener_settings: UrlShortenerSettings | None
+    alpha_sender: str | None
+    daily_spend_limit: str | None
+    daily_spend_limit_enabled: bool | None
+    mms_fall_back_to_sms: bool | None
+    mms_transcoding: bool | None
+    mobile_only: bool | None
+    smart_encoding: bool | None
+    redaction_enabled: bool | None
+    redaction_level: int | None
+    v1_secret: str | None
+    health_webhook_url: str | None
+    organization_id: str | None
+    ai_assistant_id: str | None
+    resource_group_id: str | None
 
 
-class ShortCode(_Resource):
-    id: str | None = None
-    record_type: str | None = None
-    short_code: str | None = None
-    country_code: str | None = None
-    messaging_profile_id: str | None = None
-    tags: list[str] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+@with_config(ConfigDict(extra="allow"))
+class ShortCode(TypedDict, total=False):
+    id: str | None
+    record_type: str | None
+    short_code: str | None
+    country_code: str | None
+    messaging_profile_id: str | None
+    tags: list[str] | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
 
 
-class MessagingFeatureSet(_Resource):
-    domestic_two_way: bool | None = None
-    international_inbound: bool | None = None
-    international_outbound: bool | None = None
+@with_config(ConfigDict(extra="allow"))
+class MessagingFeatureSet(TypedDict, total=False):
+    domestic_two_way: bool | None
+    international_inbound: bool | None
+    international_outbound: bool | None
 
 
-class MessagingFeatures(_Resource):
-    sms: MessagingFeatureSet | None = None
-    mms: MessagingFeatureSet | None = None
+@with_config(ConfigDict(extra="allow"))
+class MessagingFeatures(TypedDict, total=False):
+    sms: MessagingFeatureSet | None
+    mms: MessagingFeatureSet | None
 
 
-class NumberHealthMetrics(_Resource):
-    message_count: int | None = None
-    inbound_outbound_ratio: float | None = None
-    success_ratio: float | None = None
-    spam_ratio: float | None = None
+@with_config(ConfigDict(extra="allow"))
+class NumberHealthMetrics(TypedDict, total=False):
+    message_count: int | None
+    inbound_outbound_ratio: float | None
+    success_ratio: float | None
+    spam_ratio: float | None
 
 
-class PhoneNumberWithMessagingSettings(_Resource):
-    id: str | None = None
-    record_type: str | None = None
-    phone_number: str | None = None
-    country_code: str | None = None
-    messaging_profile_id: str | None = None
-    messaging_product: str | None = None
-    eligible_messaging_products: list[str] | None = None
-    traffic_type: str | None = None
-    type: str | None = None
-    features: MessagingFeatures | None = None
-    health: NumberHealthMetrics | None = None
-    tags: list[str] | None = None
-    organization_id: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+@with_config(ConfigDict(extra="allow"))
+class PhoneNumberWithMessagingSettings(TypedDict, total=False):
+    id: str | None
+    record_type: str | None
+    phone_number: str | None
+    country_code: str | None
+    messaging_profile_id: str | None
+    messaging_product: str | None
+    eligible_messaging_products: list[str] | None
+    traffic_type: str | None
+    type: str | None
+    features: MessagingFeatures | None
+    health: NumberHealthMetrics | None
+    tags: list[str] | None
+    organization_id: str | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+@with_config(ConfigDict(extra="allow"))
+class AlphanumericSenderId(TypedDict, total=False):
+    id: str | None
+    record_type: str | None
+    alphanumeric_sender_id: str | None
+    messaging_profile_id: str | None
+    organization_id: str | None
+    us_long_code_fallback: str | None
+
+
+@with_config(ConfigDict(extra="allow"))
+class ProfileMetrics(TypedDict, total=False):
+    """Detailed metrics of one profile: free-form (Telnyx names no fields)."""
+
+
+@with_config(ConfigDict(extra="allow"))
+class ProfileMetricsHighLevel(TypedDict, total=False):
+    """A summary of one profile's metrics: free-form (Telnyx names no fields)."""
 
 
 # --- envelopes ------------------------------------------------------------------------
 
 
-class PaginationMeta(_Resource):
-    page_number: int | None = None
-    page_size: int | None = None
-    total_pages: int | None = None
-    total_results: int | None = None
+@with_config(ConfigDict(extra="allow"))
+class PaginationMeta(TypedDict, total=False):
+    page_number: int | None
+    page_size: int | None
+    total_pages: int | None
+    total_results: int | None
 
 
-class Data(BaseModel, Generic[T]):
+class Data(TypedDict, Generic[T]):
     """`{"data": ...}`: the envelope of a single resource."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     data: T
 
 
-class Page(BaseModel, Generic[T]):
+class Page(TypedDict, Generic[T]):
     """`{"data": [...], "meta": {...}}`: one page of a list."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-
     data: list[T]
-    meta: PaginationMeta | None = None
-
-    def is_last(self) -> bool:
-        """The official SDKs' stop rule: no data, or `page_number >= total_pages`."""
-        if not self.data:
-            return True
-        if self.meta is None or self.meta.total_pages is None:
-            return False
-        current = self.meta.page_number or 1
-        return current >= self.meta.total_pages
+    meta: NotRequired[PaginationMeta | None]
 
 
-class ErrorSource(_Resource):
-    pointer: str | None = None
-    parameter: str | None = None
+def count(value: object) -> int | None:
+    """An integer of `meta`, or None when Telnyx sent none (or something else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class Error(_Resource):
-    code: str | None = None
-    title: str | None = None
-    detail: str | None = None
-    source: ErrorSource | None = None
-    meta: dict[str, Any] | None = None
+def meta_of(page: Page[Any]) -> PaginationMeta:
+    return page.get("meta") or {}
 
 
-class Errors(_Resource):
-    errors: list[Error] = Field(default_factory=list)
+def total_results(page: Page[Any]) -> int | None:
+    return count(meta_of(page).get("total_results"))
 
 
-# --- requests -------------------------------------------------------------------------
+def is_last(page: Page[Any]) -> bool:
+    """The official SDKs' stop rule: no data, or `page_number >= total_pages`."""
+    if not page["data"]:
+        return True
+    meta = meta_of(page)
+    total_pages = count(meta.get("total_pages"))
+    if total_pages is None:
+        return False
+    return (count(meta.get("page_number")) or 1) >= total_pages
+
+
+class ErrorSource(TypedDict, total=False):
+    pointer: str
+    parameter: str
+
+
+class Error(TypedDict, total=False):
+    code: str
+    title: str
+    detail: str
+    source: ErrorSource
+    meta: dict[str, Any]
+
+
+class Errors(TypedDict):
+    errors: list[Error]
+
+
+# --- request bodies -------------------------------------------------------------------
 
 
 def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
@@ -200,12 +243,36 @@ def _webhook_api_version(value: str | None) -> str | None:
     return value
 
 
-Country = Annotated[str, _check(COUNTRY_OR_ALL, "must be an ISO 3166-1 alpha-2 code or *")]
-AlphaSender = Annotated[str | None, _check(ALPHA_SENDER, "must be 1-11 letters, digits or spaces")]
-SpendLimit = Annotated[str, _check(SPEND_LIMIT, "must be a decimal amount such as 10.00")]
-Url = Annotated[str | None, AfterValidator(_url_or_empty)]
-WebhookApiVersion = Annotated[str, AfterValidator(_webhook_api_version)]
+# The checks live in validators (for their messages); the schema keywords beside them tell
+# `/v2/openapi.json`, so generated clients and fuzzers send what Telnyx accepts.
+Country = Annotated[
+    str,
+    _check(COUNTRY_OR_ALL, "must be an ISO 3166-1 alpha-2 code or *"),
+    Field(json_schema_extra={"pattern": COUNTRY_OR_ALL.pattern}),
+]
+AlphaSender = Annotated[
+    str | None,
+    _check(ALPHA_SENDER, "must be 1-11 letters, digits or spaces"),
+    Field(json_schema_extra={"pattern": ALPHA_SENDER.pattern}),
+]
+SpendLimit = Annotated[
+    str,
+    _check(SPEND_LIMIT, "must be a decimal amount such as 10.00"),
+    Field(json_schema_extra={"pattern": SPEND_LIMIT.pattern}),
+]
+Url = Annotated[
+    str | None,
+    AfterValidator(_url_or_empty),
+    Field(max_length=URL_MAX, json_schema_extra={"pattern": URL_OR_EMPTY}),
+]
+WebhookApiVersion = Annotated[
+    str,
+    AfterValidator(_webhook_api_version),
+    Field(json_schema_extra={"enum": list(WEBHOOK_API_VERSIONS)}),
+]
 Weight = Annotated[float, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, max_length=255, json_schema_extra={"pattern": r"\S"})]
+Tag = Annotated[str, Field(max_length=255)]
 
 
 # A request body exactly as a caller wrote it (the REST face forwards these unvalidated).
@@ -232,8 +299,8 @@ class NumberPoolSettingsInput(Request):
 
 
 class UrlShortenerSettingsInput(Request):
-    domain: str = Field(min_length=1)
-    prefix: str | None = None
+    domain: str = Field(min_length=1, max_length=255)
+    prefix: str | None = Field(default=None, max_length=255)
     replace_blacklist_only: bool | None = None
     send_webhooks: bool | None = None
 
@@ -258,35 +325,24 @@ class _ProfileFields(Request):
 
 
 class CreateMessagingProfileRequest(_ProfileFields):
-    name: str = Field(min_length=1)
-    whitelisted_destinations: list[Country]
+    name: Name
+    whitelisted_destinations: list[Country] = Field(max_length=300)
 
 
 class UpdateMessagingProfileRequest(_ProfileFields):
-    name: str | None = Field(default=None, min_length=1)
-    whitelisted_destinations: list[Country] | None = None
-    v1_secret: str | None = None
+    name: Name | None = None
+    whitelisted_destinations: list[Country] | None = Field(default=None, max_length=300)
+    v1_secret: str | None = Field(default=None, max_length=255)
 
 
 class UpdateShortCodeRequest(Request):
     # null or "" unbinds the short code from its profile.
-    messaging_profile_id: str | None
-    tags: list[str] | None = None
+    messaging_profile_id: str | None = Field(max_length=64)
+    tags: list[Tag] | None = Field(default=None, max_length=100)
 
 
 class UpdatePhoneNumberMessagingRequest(Request):
     # Omitted or null keeps the current profile; "" unassigns the number.
-    messaging_profile_id: str | None = None
-    messaging_product: str | None = None
-    tags: list[str] | None = None
-
-
-# --- parsers: built once, used on every response ----------------------------------------
-
-PROFILE = TypeAdapter(Data[MessagingProfile])
-PROFILE_PAGE = TypeAdapter(Page[MessagingProfile])
-SHORT_CODE = TypeAdapter(Data[ShortCode])
-SHORT_CODE_PAGE = TypeAdapter(Page[ShortCode])
-PHONE_NUMBER = TypeAdapter(Data[PhoneNumberWithMessagingSettings])
-PHONE_NUMBER_PAGE = TypeAdapter(Page[PhoneNumberWithMessagingSettings])
-ERRORS = TypeAdapter(Errors)
+    messaging_profile_id: str | None = Field(default=None, max_length=64)
+    messaging_product: str | None = Field(default=None, max_length=64)
+    tags: list[Tag] | None = Field(default=None, max_length=100)

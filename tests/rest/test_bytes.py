@@ -171,6 +171,7 @@ async def test_the_caller_body_reaches_telnyx_as_sent(
 
 # Not what the simulator writes: spacing, key order, escapes, numbers and fields the gateway
 # does not model. A gateway that parsed and re-serialised would change every one of these.
+PROFILE_UUID = "4a1e0b2c-0000-4000-8000-000000000000"
 ODD_BYTES = (
     b'{ "meta" : {"total_results": 1, "page_number": 1, "total_pages": 1, "page_size": 20},\n'
     b'  "data": [ {"id": "x\\u00e9", "name": "Caf\xc3\xa9", "future": {"a": [1.0e0, null]},'
@@ -205,9 +206,7 @@ async def test_upstream_bytes_are_not_reserialised() -> None:
 REFUSALS: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("GET", "/messaging_profiles/4a1e0b2c-0000-4000-8000-000000000000", None, 404),
     ("GET", "/messaging_profiles/4a1e0b2c-0000-4000-8000-000000000000/short_codes", None, 404),
-    ("GET", "/short_codes/nope", None, 404),
     ("GET", "/phone_numbers/+19999999999/messaging", None, 404),
-    ("DELETE", "/messaging_profiles/nope", None, 404),
     ("POST", "/messaging_profiles", {"name": "Nowhere"}, 400),
     ("POST", "/messaging_profiles", {"name": "Nowhere", "whitelisted_destinations": []}, 400),
     ("PATCH", "/messaging_profiles/{profile}", {"whitelisted_destinations": []}, 400),
@@ -229,8 +228,6 @@ REFUSALS: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("PATCH", "/short_codes/{free_code}", {"messaging_profile_id": "no-such-profile"}, 422),
     ("PATCH", "/short_codes/{free_code}", {"messaging_profile_id": 7, "tags": [1]}, 422),
     ("PATCH", "/phone_numbers/{number}/messaging", {"messaging_product": ""}, 422),
-    ("GET", "/phone_numbers/messaging?filter[type]=fax", None, 422),
-    ("GET", "/phone_numbers/messaging?sort[phone_number]=up", None, 422),
 ]
 
 
@@ -253,3 +250,31 @@ async def test_telnyxs_refusals_come_back_as_telnyx_wrote_them(
     assert response.status_code == status
     assert response.json() == orjson.loads(recorder.last.body)
     assert "x-should-retry" not in response.headers
+
+
+# What the gateway refuses itself, from the operation's description, in Telnyx's own words.
+OWN_REFUSALS: list[tuple[str, str, int]] = [
+    ("GET", "/short_codes/nope", 404),
+    ("DELETE", "/messaging_profiles/nope", 404),
+    ("GET", "/phone_numbers/messaging?filter[type]=fax", 422),
+    ("GET", "/phone_numbers/messaging?sort[phone_number]=up", 422),
+    ("GET", f"/messaging_profiles/{PROFILE_UUID}/metrics?time_frame=1y", 400),
+    ("GET", "/messaging_profile_metrics?time_frame=1y", 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status"), OWN_REFUSALS)
+async def test_input_telnyx_would_refuse_is_refused_in_its_words_without_calling_it(
+    client: httpx.AsyncClient,
+    direct: httpx.AsyncClient,
+    recorder: RecordingTransport,
+    method: str,
+    path: str,
+    status: int,
+) -> None:
+    response = await client.request(method, "/v2" + path)
+    upstream = await direct.request(method, "/v2" + path)
+
+    assert recorder.exchanges == []
+    assert (response.status_code, upstream.status_code) == (status, status)
+    assert response.json() == upstream.json()

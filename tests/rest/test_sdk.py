@@ -277,9 +277,9 @@ def test_operations_outside_the_face_are_the_sdks_not_found(
     sdk: telnyx.Telnyx, simulator: Simulator, alpha: Account
 ) -> None:
     with pytest.raises(telnyx.NotFoundError):
-        sdk.messaging_profiles.retrieve_metrics(named(alpha, "Alerts"))
+        sdk.messaging_profiles.autoresp_configs.list(named(alpha, "Alerts"))
     with pytest.raises(telnyx.NotFoundError):
-        sdk.messaging_profiles.actions.regenerate_secret(named(alpha, "Alerts"))
+        sdk.alphanumeric_sender_ids.list()
 
     assert list(simulator.requests) == []
 

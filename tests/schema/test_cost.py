@@ -10,7 +10,7 @@ from graphql.utilities import get_operation_ast
 
 from gateway.config import Settings
 from schema.build import build_schema
-from schema.cost import operation_cost, resolved_fields, window_reads
+from schema.limits.cost import operation_cost, resolved_fields, window_reads
 
 NESTED_PAGE = (
     "{ messagingProfiles(first: 20) { edges { node { id"
@@ -50,13 +50,17 @@ def test_every_field_with_a_resolver_counts_as_an_upstream_call(
         ("Query", "shortCode"),
         ("Query", "phoneNumbers"),
         ("Query", "phoneNumber"),
+        ("Query", "messagingProfileMetrics"),
         ("Mutation", "createMessagingProfile"),
         ("Mutation", "updateMessagingProfile"),
         ("Mutation", "deleteMessagingProfile"),
         ("Mutation", "updateShortCode"),
         ("Mutation", "updatePhoneNumberMessaging"),
+        ("Mutation", "regenerateMessagingProfileSecret"),
         ("MessagingProfile", "phoneNumbers"),
         ("MessagingProfile", "shortCodes"),
+        ("MessagingProfile", "alphanumericSenderIds"),
+        ("MessagingProfile", "metrics"),
         ("ShortCode", "messagingProfile"),
         ("PhoneNumber", "messagingProfile"),
     }

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schema.documents import (
+from schema.http.documents import (
     DocumentRefusedError,
     Documents,
     Resolved,

@@ -13,7 +13,7 @@ from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gateway.config import Settings
 from gateway.simulator import Simulator
-from schema.errors import FORBIDDEN_MESSAGE
+from schema.api.errors import FORBIDDEN_MESSAGE
 from tests.conftest import ALPHA_KEY
 from tests.schema.conftest import codes, gql, upstream
 
@@ -101,7 +101,7 @@ async def test_unexpected_errors_are_masked_and_logged_by_type(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"leaky detail {ALPHA_KEY}")
 
-    monkeypatch.setattr(app.state.service, "list_messaging_profiles", broken)
+    monkeypatch.setattr(app.state.service, "read", broken)
     with caplog.at_level(logging.ERROR):
         response = await client.post("/graphql", json={"query": COUNT})
     assert response.json()["errors"] == [
@@ -112,7 +112,7 @@ async def test_unexpected_errors_are_masked_and_logged_by_type(
             "extensions": {"code": "INTERNAL_SERVER_ERROR"},
         }
     ]
-    assert [r.getMessage() for r in caplog.records if r.name == "schema.errors"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "schema.api.errors"] == [
         "unexpected RuntimeError while resolving messagingProfiles"
     ]
     assert "leaky" not in caplog.text

@@ -310,7 +310,7 @@ async def test_mutations_are_refused_over_get(
 
 def test_request_bodies_are_what_telnyx_expects() -> None:
     # The unassign mapping, checked on the request model itself: null -> "".
-    from schema.inputs import UpdatePhoneNumberMessagingInput, update_phone_number_request
+    from schema.api.inputs import UpdatePhoneNumberMessagingInput, update_phone_number_request
 
     request = update_phone_number_request(
         UpdatePhoneNumberMessagingInput(messaging_profile_id=None, messaging_product=None)

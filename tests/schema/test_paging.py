@@ -8,7 +8,7 @@ import pytest
 
 from gateway.errors import BadInputError, NotFoundError
 from gateway.telnyx.models import Page, PaginationMeta
-from schema.paging import Window, decode_cursor, encode_cursor, read_window, window
+from schema.api.paging import Window, decode_cursor, encode_cursor, read_window, window
 
 
 class Upstream:

@@ -110,12 +110,11 @@ async def test_messaging_profile_by_id(client: httpx.AsyncClient, alpha: Account
 
 
 async def test_unknown_ids_are_null_with_not_found(client: httpx.AsyncClient) -> None:
-    missing = "00000000-0000-4000-8000-000000000000"
     body = await gql(
         client,
-        "query($id: ID!) { messagingProfile(id: $id) { id } shortCode(id: $id) { id } "
-        "phoneNumber(id: $id) { id } }",
-        {"id": missing},
+        "query($id: ID!, $number: ID!) { messagingProfile(id: $id) { id } "
+        "shortCode(id: $id) { id } phoneNumber(id: $number) { id } }",
+        {"id": "00000000-0000-4000-8000-000000000000", "number": "+19999999999"},
     )
     assert body["data"] == {"messagingProfile": None, "shortCode": None, "phoneNumber": None}
     assert codes(body) == ["NOT_FOUND"] * 3

@@ -173,7 +173,7 @@ async def test_mutations_are_never_answered_from_the_cache(
 async def test_responses_with_errors_are_not_kept(
     app: Starlette, client: httpx.AsyncClient, simulator: Simulator, spans: InMemorySpanExporter
 ) -> None:
-    body = {"query": PROFILE, "variables": {"id": "no-such-profile"}}
+    body = {"query": PROFILE, "variables": {"id": "00000000-0000-4000-8000-000000000000"}}
     for _ in range(2):
         assert codes((await post(client, body)).json()) == ["NOT_FOUND"]
     assert executed(spans) == 2
@@ -441,16 +441,21 @@ async def test_each_write_evicts_what_it_changed_for_its_tenant_only(
 @pytest.mark.parametrize(
     ("tenant", "kind", "of_alerts", "evicted"),
     [
-        ("alpha", "messaging_profile", True, {"alerts", "alerts numbers", "alerts short codes"}),
         (
             "alpha",
-            "messaging_profile",
+            "retrieve_messaging_profile",
+            True,
+            {"alerts", "alerts numbers", "alerts short codes"},
+        ),
+        (
+            "alpha",
+            "retrieve_messaging_profile",
             False,
             {"alerts", "support", "alerts numbers", "alerts short codes"},
         ),
-        ("alpha", "phone_numbers", False, {"numbers", "nested"}),
-        ("beta", "short_codes", False, {"beta nested"}),
-        ("beta", "messaging_profile", False, set()),
+        ("alpha", "list_phone_numbers", False, {"numbers", "nested"}),
+        ("beta", "list_short_codes", False, {"beta nested"}),
+        ("beta", "retrieve_messaging_profile", False, set()),
     ],
 )
 async def test_invalidations_from_other_replicas_evict_the_same_way(
@@ -504,7 +509,7 @@ async def test_an_invalidation_during_a_query_keeps_its_answer_out(
     read = asyncio.create_task(post(client, body))
     await asyncio.sleep(0.02)
     assert len(simulator.requests) == 0  # still in flight
-    app.state.cache.invalidate("alpha", "messaging_profile", None)
+    app.state.cache.invalidate("alpha", "retrieve_messaging_profile", None)
     await read
     simulator.faults.latency = 0.0
     assert executed(spans) == 1

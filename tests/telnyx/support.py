@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from gateway.telnyx import TelnyxClient
+from gateway.telnyx.client import TelnyxClient
 from gateway.tenancy import Tenant
 
 KEY = "KEYsecretA0123456789abcdefXYZ"

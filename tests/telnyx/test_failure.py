@@ -18,8 +18,9 @@ from gateway.errors import (
     UpstreamRejectedError,
     UpstreamUnavailableError,
 )
-from gateway.telnyx import TelnyxClient
+from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import CreateMessagingProfileRequest
+from gateway.telnyx.operations import CreateMessagingProfile, RetrieveMessagingProfile
 from tests.telnyx.support import KEY, PROFILE_ID, Upstream, body, error, make_client, tenant
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +47,7 @@ BAD_PAGE = {
 async def fail(response: httpx.Response | Exception, **options: Any) -> UpstreamError:
     client = make_client(Upstream([response]), max_retries=0, **options)
     with pytest.raises(UpstreamError) as caught:
-        await client.retrieve_messaging_profile(tenant(), PROFILE_ID)
+        await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
     return caught.value
 
 
@@ -201,9 +202,9 @@ async def test_key_never_appears_in_raised_errors(name: str, handler: Any, opera
     client: TelnyxClient = make_client(Upstream([handler]))
     create = CreateMessagingProfileRequest(name="x", whitelisted_destinations=["US"])
     call = (
-        client.create_messaging_profile(tenant(), create)
+        client.send(tenant(), CreateMessagingProfile(), create)
         if operation == "create"
-        else client.retrieve_messaging_profile(tenant(), PROFILE_ID)
+        else client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
     )
     with pytest.raises(UpstreamError) as caught:
         await call

@@ -16,7 +16,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway.errors import UpstreamUnavailableError
-from gateway.telnyx import TelnyxClient
+from gateway.telnyx.client import TelnyxClient
+from gateway.telnyx.operations import (
+    ListMessagingProfiles,
+    ListPhoneNumbers,
+    RetrieveMessagingProfile,
+    RetrievePhoneNumberMessaging,
+)
 from tests.telnyx.support import (
     BASE_URL,
     KEY,
@@ -82,7 +88,7 @@ def telemetry() -> Iterator[Telemetry]:
 
 async def test_successful_attempt_span(telemetry: Telemetry) -> None:
     upstream = Upstream([one(PROFILE)])
-    await telemetry.client(upstream).retrieve_messaging_profile(tenant(), PROFILE_ID)
+    await telemetry.client(upstream).send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
     (span,) = telemetry.finished()
     assert span.name == "GET /messaging_profiles/{id}"
     assert span.kind is SpanKind.CLIENT
@@ -116,7 +122,7 @@ async def test_successful_attempt_span(telemetry: Telemetry) -> None:
 
 async def test_retried_call_spans_and_metrics(telemetry: Telemetry) -> None:
     upstream = Upstream([error(503), error(429), page([PROFILE])])
-    await telemetry.client(upstream).list_messaging_profiles(tenant(), name_contains="sup")
+    await telemetry.client(upstream).send(tenant(), ListMessagingProfiles(name_contains="sup"))
     first, second, third = telemetry.finished()
     assert [s.name for s in (first, second, third)] == ["GET /messaging_profiles"] * 3
     assert "http.request.resend_count" not in (first.attributes or {})
@@ -146,7 +152,7 @@ async def test_retried_call_spans_and_metrics(telemetry: Telemetry) -> None:
 async def test_failed_call_spans_and_metrics(telemetry: Telemetry) -> None:
     upstream = Upstream([httpx.ConnectError("refused")])
     with pytest.raises(UpstreamUnavailableError):
-        await telemetry.client(upstream).retrieve_messaging_profile(tenant(), PROFILE_ID)
+        await telemetry.client(upstream).send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
     spans = telemetry.finished()
     assert len(spans) == 3
     for span in spans:
@@ -167,9 +173,9 @@ async def test_failed_call_spans_and_metrics(telemetry: Telemetry) -> None:
 async def test_no_key_or_phone_number_in_any_attribute(telemetry: Telemetry) -> None:
     upstream = Upstream([error(503), one(PHONE_NUMBER), page([PHONE_NUMBER])])
     client = telemetry.client(upstream)
-    await client.retrieve_phone_number_messaging(tenant(), "+15551234567")
-    await client.list_phone_numbers(
-        tenant(), phone_number="+15551234567", phone_number_contains="5551234"
+    await client.send(tenant(), RetrievePhoneNumberMessaging(id="+15551234567"))
+    await client.send(
+        tenant(), ListPhoneNumbers(phone_number="+15551234567", phone_number_contains="5551234")
     )
     spans = telemetry.finished()
     assert (spans[0].attributes or {})["url.full"] == f"{BASE_URL}/phone_numbers/REDACTED/messaging"
@@ -189,6 +195,6 @@ async def test_no_key_or_phone_number_in_any_attribute(telemetry: Telemetry) -> 
 
 async def test_default_providers_are_the_global_no_op_ones() -> None:
     upstream = Upstream([one(PROFILE)])
-    fetched = await make_client(upstream).retrieve_messaging_profile(tenant(), PROFILE_ID)
+    fetched = await make_client(upstream).send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
     assert fetched.status == 200
     assert "traceparent" not in upstream.requests[0].headers

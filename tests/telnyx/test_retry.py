@@ -22,9 +22,16 @@ from gateway.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
-from gateway.telnyx import TelnyxClient, build_http_client
+from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import CreateMessagingProfileRequest, UpdateMessagingProfileRequest
+from gateway.telnyx.operations import (
+    CreateMessagingProfile,
+    DeleteMessagingProfile,
+    RetrieveMessagingProfile,
+    UpdateMessagingProfile,
+)
 from gateway.telnyx.retry import RetryBudget, parse_retry_after, retry_delay
+from gateway.telnyx.transport import build_http_client
 from tests.server import serve
 from tests.telnyx.support import (
     PROFILE,
@@ -46,7 +53,7 @@ def status(code: int, headers: dict[str, str] | None = None) -> httpx.Response:
 
 
 async def retrieve(client: TelnyxClient) -> object:
-    return await client.retrieve_messaging_profile(tenant(), PROFILE_ID)
+    return await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
 
 
 @pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504])
@@ -142,7 +149,7 @@ async def test_unsupported_protocol_is_not_retried() -> None:
 async def test_create_is_not_retried_once_it_may_have_reached_telnyx(first: object) -> None:
     upstream = Upstream([first, one(PROFILE)])  # type: ignore[list-item]
     with pytest.raises(UpstreamError):
-        await make_client(upstream).create_messaging_profile(tenant(), CREATE)
+        await make_client(upstream).send(tenant(), CreateMessagingProfile(), CREATE)
     assert len(upstream.requests) == 1
 
 
@@ -157,20 +164,20 @@ async def test_create_is_not_retried_once_it_may_have_reached_telnyx(first: obje
 )
 async def test_create_is_retried_when_it_never_reached_telnyx_or_on_429(first: object) -> None:
     upstream = Upstream([first, one(PROFILE)])  # type: ignore[list-item]
-    fetched = await make_client(upstream).create_messaging_profile(tenant(), CREATE)
+    fetched = await make_client(upstream).send(tenant(), CreateMessagingProfile(), CREATE)
     assert len(upstream.requests) == 2
-    assert fetched.value.data.id == PROFILE_ID
+    assert fetched.value["data"]["id"] == PROFILE_ID
 
 
 async def test_patch_and_delete_follow_the_normal_rules() -> None:
     upstream = Upstream([status(503), httpx.ReadTimeout("t"), one(PROFILE)])
     client = make_client(upstream)
-    await client.update_messaging_profile(
-        tenant(), PROFILE_ID, UpdateMessagingProfileRequest(enabled=True)
+    await client.send(
+        tenant(), UpdateMessagingProfile(id=PROFILE_ID), UpdateMessagingProfileRequest(enabled=True)
     )
     assert [r.method for r in upstream.requests] == ["PATCH"] * 3
     upstream = Upstream([httpx.ReadTimeout("t"), one(PROFILE)])
-    await make_client(upstream).delete_messaging_profile(tenant(), PROFILE_ID)
+    await make_client(upstream).send(tenant(), DeleteMessagingProfile(id=PROFILE_ID))
     assert [r.method for r in upstream.requests] == ["DELETE"] * 2
 
 
@@ -369,7 +376,7 @@ async def test_the_retry_budget_caps_retries_as_a_share_of_calls_per_tenant() ->
     # Another tenant has its own budget.
     other = make_client(upstream, time=fake, retry_budget_min_per_second=0.1)
     with pytest.raises(UpstreamUnavailableError):
-        await other.retrieve_messaging_profile(tenant("other"), PROFILE_ID)
+        await other.send(tenant("other"), RetrieveMessagingProfile(id=PROFILE_ID))
     assert len(upstream.requests) == 11
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -14,7 +14,22 @@ from gateway.cache import Outcome, TenantCache
 from gateway.errors import NotFoundError, UpstreamUnavailableError
 from gateway.simulator import Account, Simulator
 from gateway.telnyx.client import TelnyxClient
-from gateway.telnyx.service import Caller, Fetched, TelnyxService
+from gateway.telnyx.operation import Read
+from gateway.telnyx.operations import (
+    DeleteMessagingProfile,
+    ListMessagingProfiles,
+    ListPhoneNumbers,
+    ListProfilePhoneNumbers,
+    ListProfileShortCodes,
+    ListShortCodes,
+    RetrieveMessagingProfile,
+    RetrievePhoneNumberMessaging,
+    RetrieveShortCode,
+    UpdateMessagingProfile,
+    UpdatePhoneNumberMessaging,
+    UpdateShortCode,
+)
+from gateway.telnyx.service import Caller, TelnyxService
 from gateway.tenancy import Tenant
 from tests.conftest import ALPHA_KEY, BETA_KEY
 
@@ -61,20 +76,16 @@ def beta(simulator: Simulator) -> Account:
     return simulator.account(BETA_KEY)
 
 
-async def read(
-    tenant: Tenant, method: Callable[..., Awaitable[Fetched[T]]], *args: Any, **kwargs: Any
-) -> tuple[T, Outcome]:
+async def read(service: TelnyxService, tenant: Tenant, call: Read[T]) -> tuple[T, Outcome]:
     """One request's read: the value and how it was served."""
     caller = Caller(tenant)
-    fetched = await method(caller, *args, **kwargs)
+    fetched = await service.read(caller, call)
     (outcome,) = caller.outcomes
     return fetched.value, outcome
 
 
-async def outcome(
-    tenant: Tenant, method: Callable[..., Awaitable[Fetched[Any]]], *args: Any, **kwargs: Any
-) -> Outcome:
-    return (await read(tenant, method, *args, **kwargs))[1]
+async def outcome(service: TelnyxService, tenant: Tenant, call: Read[Any]) -> Outcome:
+    return (await read(service, tenant, call))[1]
 
 
 def profiles_of(account: Account) -> list[str]:
@@ -102,21 +113,21 @@ async def test_a_profile_update_evicts_the_profile_and_the_profile_lists_of_that
 ) -> None:
     first, second, _ = profiles_of(alpha)
     theirs = profiles_of(beta)[0]
-    reads: list[tuple[Tenant, Callable[..., Awaitable[Fetched[Any]]], tuple[Any, ...]]] = [
-        (ALPHA, service.retrieve_messaging_profile, (first,)),
-        (ALPHA, service.retrieve_messaging_profile, (second,)),
-        (ALPHA, service.list_messaging_profiles, ()),
-        (ALPHA, service.list_profile_phone_numbers, (first,)),
-        (ALPHA, service.list_profile_short_codes, (first,)),
-        (BETA, service.retrieve_messaging_profile, (theirs,)),
-        (BETA, service.list_messaging_profiles, ()),
+    reads: list[tuple[Tenant, Read[Any]]] = [
+        (ALPHA, RetrieveMessagingProfile(id=first)),
+        (ALPHA, RetrieveMessagingProfile(id=second)),
+        (ALPHA, ListMessagingProfiles()),
+        (ALPHA, ListProfilePhoneNumbers(id=first)),
+        (ALPHA, ListProfileShortCodes(id=first)),
+        (BETA, RetrieveMessagingProfile(id=theirs)),
+        (BETA, ListMessagingProfiles()),
     ]
-    for tenant, method, args in reads:
-        assert await outcome(tenant, method, *args) is Outcome.MISS
+    for tenant, call in reads:
+        assert await outcome(service, tenant, call) is Outcome.MISS
 
-    await service.update_messaging_profile(Caller(ALPHA), first, {"name": "Renamed"})
+    await service.write(Caller(ALPHA), UpdateMessagingProfile(id=first), {"name": "Renamed"})
 
-    assert [await outcome(tenant, method, *args) for tenant, method, args in reads] == [
+    assert [await outcome(service, tenant, call) for tenant, call in reads] == [
         Outcome.MISS,  # the profile
         Outcome.HIT,
         Outcome.MISS,  # the list that holds it
@@ -125,22 +136,22 @@ async def test_a_profile_update_evicts_the_profile_and_the_profile_lists_of_that
         Outcome.HIT,  # the other tenant's entries
         Outcome.HIT,
     ]
-    profile, _ = await read(ALPHA, service.retrieve_messaging_profile, first)
-    listed, _ = await read(ALPHA, service.list_messaging_profiles)
-    assert profile.data.name == "Renamed"
-    assert [p.name for p in listed.data] == ["Renamed", "Marketing", "Support"]
+    profile, _ = await read(service, ALPHA, RetrieveMessagingProfile(id=first))
+    listed, _ = await read(service, ALPHA, ListMessagingProfiles())
+    assert profile["data"]["name"] == "Renamed"
+    assert [p["name"] for p in listed["data"]] == ["Renamed", "Marketing", "Support"]
 
 
 async def test_a_filtered_profile_list_is_evicted_too(
     service: TelnyxService, alpha: Account
 ) -> None:
     first = profiles_of(alpha)[0]
-    before, _ = await read(ALPHA, service.list_messaging_profiles, name_contains="Ale")
+    before, _ = await read(service, ALPHA, ListMessagingProfiles(name_contains="Ale"))
 
-    await service.update_messaging_profile(Caller(ALPHA), first, {"name": "Pager"})
+    await service.write(Caller(ALPHA), UpdateMessagingProfile(id=first), {"name": "Pager"})
 
-    after, served = await read(ALPHA, service.list_messaging_profiles, name_contains="Ale")
-    assert ([p.name for p in before.data], [p.name for p in after.data], served) == (
+    after, served = await read(service, ALPHA, ListMessagingProfiles(name_contains="Ale"))
+    assert ([p["name"] for p in before["data"]], [p["name"] for p in after["data"]], served) == (
         ["Alerts"],
         [],
         Outcome.MISS,
@@ -153,38 +164,38 @@ async def test_a_profile_delete_evicts_every_view_of_its_numbers_and_short_codes
     doomed, kept, _ = profiles_of(alpha)
     short_code = short_code_of(alpha, doomed)
     number = number_of(alpha, doomed)
-    await read(ALPHA, service.retrieve_messaging_profile, doomed)
-    await read(ALPHA, service.list_profile_phone_numbers, doomed)
-    await read(ALPHA, service.list_profile_short_codes, doomed)
-    await read(ALPHA, service.retrieve_short_code, short_code)
-    await read(ALPHA, service.retrieve_phone_number_messaging, number["phone_number"])
-    await read(ALPHA, service.list_short_codes, messaging_profile_id="null")
-    await read(ALPHA, service.list_phone_numbers, messaging_profile_id=doomed)
-    await read(ALPHA, service.retrieve_messaging_profile, kept)
-    await read(BETA, service.list_short_codes, messaging_profile_id="null")
+    await read(service, ALPHA, RetrieveMessagingProfile(id=doomed))
+    await read(service, ALPHA, ListProfilePhoneNumbers(id=doomed))
+    await read(service, ALPHA, ListProfileShortCodes(id=doomed))
+    await read(service, ALPHA, RetrieveShortCode(id=short_code))
+    await read(service, ALPHA, RetrievePhoneNumberMessaging(id=number["phone_number"]))
+    await read(service, ALPHA, ListShortCodes(messaging_profile_id="null"))
+    await read(service, ALPHA, ListPhoneNumbers(messaging_profile_id=doomed))
+    await read(service, ALPHA, RetrieveMessagingProfile(id=kept))
+    await read(service, BETA, ListShortCodes(messaging_profile_id="null"))
 
-    await service.delete_messaging_profile(Caller(ALPHA), doomed)
+    await service.write(Caller(ALPHA), DeleteMessagingProfile(id=doomed))
 
-    reads: list[Callable[..., Awaitable[Fetched[Any]]]] = [
-        service.retrieve_messaging_profile,
-        service.list_profile_phone_numbers,
-        service.list_profile_short_codes,
+    reads: list[Read[Any]] = [
+        RetrieveMessagingProfile(id=doomed),
+        ListProfilePhoneNumbers(id=doomed),
+        ListProfileShortCodes(id=doomed),
     ]
-    for method in reads:
+    for call in reads:
         with pytest.raises(NotFoundError):
-            await outcome(ALPHA, method, doomed)
-    code, served = await read(ALPHA, service.retrieve_short_code, short_code)
-    assert (code.data.messaging_profile_id, served) == (None, Outcome.MISS)
+            await outcome(service, ALPHA, call)
+    code, served = await read(service, ALPHA, RetrieveShortCode(id=short_code))
+    assert (code["data"]["messaging_profile_id"], served) == (None, Outcome.MISS)
     line, served = await read(
-        ALPHA, service.retrieve_phone_number_messaging, number["phone_number"]
+        service, ALPHA, RetrievePhoneNumberMessaging(id=number["phone_number"])
     )
-    assert (line.data.messaging_profile_id, served) == (None, Outcome.MISS)
-    unassigned, served = await read(ALPHA, service.list_short_codes, messaging_profile_id="null")
-    assert (short_code in [c.id for c in unassigned.data], served) == (True, Outcome.MISS)
-    assigned, served = await read(ALPHA, service.list_phone_numbers, messaging_profile_id=doomed)
-    assert (assigned.data, served) == ([], Outcome.MISS)
-    assert await outcome(ALPHA, service.retrieve_messaging_profile, kept) is Outcome.HIT
-    assert await outcome(BETA, service.list_short_codes, messaging_profile_id="null") is Outcome.HIT
+    assert (line["data"]["messaging_profile_id"], served) == (None, Outcome.MISS)
+    unassigned, served = await read(service, ALPHA, ListShortCodes(messaging_profile_id="null"))
+    assert (short_code in [c["id"] for c in unassigned["data"]], served) == (True, Outcome.MISS)
+    assigned, served = await read(service, ALPHA, ListPhoneNumbers(messaging_profile_id=doomed))
+    assert (assigned["data"], served) == ([], Outcome.MISS)
+    assert await outcome(service, ALPHA, RetrieveMessagingProfile(id=kept)) is Outcome.HIT
+    assert await outcome(service, BETA, ListShortCodes(messaging_profile_id="null")) is Outcome.HIT
 
 
 async def test_assigning_a_short_code_evicts_the_old_and_the_new_profiles_lists(
@@ -193,24 +204,24 @@ async def test_assigning_a_short_code_evicts_the_old_and_the_new_profiles_lists(
     old, new, _ = profiles_of(alpha)
     moved = short_code_of(alpha, old)
     for profile_id in (old, new):
-        await read(ALPHA, service.list_profile_short_codes, profile_id)
-    await read(ALPHA, service.retrieve_short_code, moved)
-    await read(ALPHA, service.list_short_codes)
-    await read(ALPHA, service.retrieve_messaging_profile, old)
-    await read(BETA, service.list_profile_short_codes, profiles_of(beta)[0])
+        await read(service, ALPHA, ListProfileShortCodes(id=profile_id))
+    await read(service, ALPHA, RetrieveShortCode(id=moved))
+    await read(service, ALPHA, ListShortCodes())
+    await read(service, ALPHA, RetrieveMessagingProfile(id=old))
+    await read(service, BETA, ListProfileShortCodes(id=profiles_of(beta)[0]))
 
-    await service.update_short_code(Caller(ALPHA), moved, {"messaging_profile_id": new})
+    await service.write(Caller(ALPHA), UpdateShortCode(id=moved), {"messaging_profile_id": new})
 
-    old_list, old_served = await read(ALPHA, service.list_profile_short_codes, old)
-    new_list, new_served = await read(ALPHA, service.list_profile_short_codes, new)
-    assert ([c.id for c in old_list.data], old_served) == ([], Outcome.MISS)
-    assert (moved in [c.id for c in new_list.data], new_served) == (True, Outcome.MISS)
-    code, served = await read(ALPHA, service.retrieve_short_code, moved)
-    assert (code.data.messaging_profile_id, served) == (new, Outcome.MISS)
-    assert await outcome(ALPHA, service.list_short_codes) is Outcome.MISS
-    assert await outcome(ALPHA, service.retrieve_messaging_profile, old) is Outcome.HIT
+    old_list, old_served = await read(service, ALPHA, ListProfileShortCodes(id=old))
+    new_list, new_served = await read(service, ALPHA, ListProfileShortCodes(id=new))
+    assert ([c["id"] for c in old_list["data"]], old_served) == ([], Outcome.MISS)
+    assert (moved in [c["id"] for c in new_list["data"]], new_served) == (True, Outcome.MISS)
+    code, served = await read(service, ALPHA, RetrieveShortCode(id=moved))
+    assert (code["data"]["messaging_profile_id"], served) == (new, Outcome.MISS)
+    assert await outcome(service, ALPHA, ListShortCodes()) is Outcome.MISS
+    assert await outcome(service, ALPHA, RetrieveMessagingProfile(id=old)) is Outcome.HIT
     assert (
-        await outcome(BETA, service.list_profile_short_codes, profiles_of(beta)[0]) is Outcome.HIT
+        await outcome(service, BETA, ListProfileShortCodes(id=profiles_of(beta)[0])) is Outcome.HIT
     )
 
 
@@ -220,29 +231,35 @@ async def test_assigning_a_number_evicts_both_profiles_lists_and_the_number_by_i
     old, new, _ = profiles_of(alpha)
     number = number_of(alpha, old)
     for profile_id in (old, new):
-        await read(ALPHA, service.list_profile_phone_numbers, profile_id)
+        await read(service, ALPHA, ListProfilePhoneNumbers(id=profile_id))
     # The same number under two names: its id and its +E.164 string.
-    await read(ALPHA, service.retrieve_phone_number_messaging, number["id"])
-    await read(ALPHA, service.retrieve_phone_number_messaging, number["phone_number"])
-    await read(ALPHA, service.list_phone_numbers)
-    await read(BETA, service.retrieve_phone_number_messaging, number["phone_number"])
+    await read(service, ALPHA, RetrievePhoneNumberMessaging(id=number["id"]))
+    await read(service, ALPHA, RetrievePhoneNumberMessaging(id=number["phone_number"]))
+    await read(service, ALPHA, ListPhoneNumbers())
+    await read(service, BETA, RetrievePhoneNumberMessaging(id=number["phone_number"]))
 
-    await service.update_phone_number_messaging(
-        Caller(ALPHA), number["id"], {"messaging_profile_id": new}
+    await service.write(
+        Caller(ALPHA), UpdatePhoneNumberMessaging(id=number["id"]), {"messaging_profile_id": new}
     )
 
-    old_list, old_served = await read(ALPHA, service.list_profile_phone_numbers, old)
-    new_list, new_served = await read(ALPHA, service.list_profile_phone_numbers, new)
-    assert (number["id"] in [n.id for n in old_list.data], old_served) == (False, Outcome.MISS)
-    assert (number["id"] in [n.id for n in new_list.data], new_served) == (True, Outcome.MISS)
+    old_list, old_served = await read(service, ALPHA, ListProfilePhoneNumbers(id=old))
+    new_list, new_served = await read(service, ALPHA, ListProfilePhoneNumbers(id=new))
+    assert (number["id"] in [n["id"] for n in old_list["data"]], old_served) == (
+        False,
+        Outcome.MISS,
+    )
+    assert (number["id"] in [n["id"] for n in new_list["data"]], new_served) == (
+        True,
+        Outcome.MISS,
+    )
     for name in (number["id"], number["phone_number"]):
-        line, served = await read(ALPHA, service.retrieve_phone_number_messaging, name)
-        assert (line.data.messaging_profile_id, served) == (new, Outcome.MISS)
-    assert await outcome(ALPHA, service.list_phone_numbers) is Outcome.MISS
+        line, served = await read(service, ALPHA, RetrievePhoneNumberMessaging(id=name))
+        assert (line["data"]["messaging_profile_id"], served) == (new, Outcome.MISS)
+    assert await outcome(service, ALPHA, ListPhoneNumbers()) is Outcome.MISS
     theirs, served = await read(
-        BETA, service.retrieve_phone_number_messaging, number["phone_number"]
+        service, BETA, RetrievePhoneNumberMessaging(id=number["phone_number"])
     )
-    assert (theirs.data.messaging_profile_id, served) == (profiles_of(beta)[0], Outcome.HIT)
+    assert (theirs["data"]["messaging_profile_id"], served) == (profiles_of(beta)[0], Outcome.HIT)
 
 
 async def test_a_read_after_a_write_never_sees_a_read_that_started_before_it(
@@ -251,17 +268,21 @@ async def test_a_read_after_a_write_never_sees_a_read_that_started_before_it(
     first = profiles_of(alpha)[0]
     # A read that leaves before the write and comes back after it, with the old name.
     upstream.lag = 0.1
-    early = asyncio.create_task(read(ALPHA, service.retrieve_messaging_profile, first))
+    early = asyncio.create_task(read(service, ALPHA, RetrieveMessagingProfile(id=first)))
     await asyncio.sleep(0.02)
     upstream.lag = 0.0
-    await service.update_messaging_profile(Caller(ALPHA), first, {"name": "Renamed"})
+    await service.write(Caller(ALPHA), UpdateMessagingProfile(id=first), {"name": "Renamed"})
 
-    after, served = await read(ALPHA, service.retrieve_messaging_profile, first)
+    after, served = await read(service, ALPHA, RetrieveMessagingProfile(id=first))
     before, _ = await early
-    again, served_again = await read(ALPHA, service.retrieve_messaging_profile, first)
+    again, served_again = await read(service, ALPHA, RetrieveMessagingProfile(id=first))
 
-    assert (before.data.name, after.data.name, served) == ("Alerts", "Renamed", Outcome.MISS)
-    assert (again.data.name, served_again) == ("Renamed", Outcome.HIT)
+    assert (before["data"]["name"], after["data"]["name"], served) == (
+        "Alerts",
+        "Renamed",
+        Outcome.MISS,
+    )
+    assert (again["data"]["name"], served_again) == ("Renamed", Outcome.HIT)
 
 
 async def test_a_failed_read_reaches_every_waiter_and_is_not_cached(
@@ -271,28 +292,28 @@ async def test_a_failed_read_reaches_every_waiter_and_is_not_cached(
     upstream.lag = 0.02
 
     results = await asyncio.gather(
-        read(ALPHA, service.list_short_codes),
-        read(ALPHA, service.list_short_codes),
+        read(service, ALPHA, ListShortCodes()),
+        read(service, ALPHA, ListShortCodes()),
         return_exceptions=True,
     )
 
     assert [type(result) for result in results] == [UpstreamUnavailableError] * 2
     assert len(simulator.requests) == 3
-    assert await outcome(ALPHA, service.list_short_codes) is Outcome.MISS
+    assert await outcome(service, ALPHA, ListShortCodes()) is Outcome.MISS
 
 
 async def test_no_cache_reads_upstream_and_refreshes_the_entry(
     service: TelnyxService, simulator: Simulator, alpha: Account
 ) -> None:
-    await read(ALPHA, service.list_short_codes)
+    await read(service, ALPHA, ListShortCodes())
     alpha.add_short_codes(1)
 
     caller = Caller(ALPHA, no_cache=True)
-    fresh = (await service.list_short_codes(caller)).value
-    cached, served = await read(ALPHA, service.list_short_codes)
+    fresh = (await service.read(caller, ListShortCodes())).value
+    cached, served = await read(service, ALPHA, ListShortCodes())
 
     assert (caller.outcomes, caller.cached) == ([Outcome.BYPASS], False)
-    assert (len(fresh.data), len(cached.data), served) == (6, 6, Outcome.HIT)
+    assert (len(fresh["data"]), len(cached["data"]), served) == (6, 6, Outcome.HIT)
     assert len(simulator.requests) == 2
 
 
@@ -306,23 +327,23 @@ async def test_two_tenants_asking_for_the_same_path_at_once_each_get_their_own_d
 
     for expected in (Outcome.MISS, Outcome.HIT):
         (ours, our_outcome), (theirs, their_outcome) = await asyncio.gather(
-            read(ALPHA, service.retrieve_phone_number_messaging, e164),
-            read(BETA, service.retrieve_phone_number_messaging, e164),
+            read(service, ALPHA, RetrievePhoneNumberMessaging(id=e164)),
+            read(service, BETA, RetrievePhoneNumberMessaging(id=e164)),
         )
-        assert (ours.data.id, ours.data.messaging_profile_id) == (
+        assert (ours["data"]["id"], ours["data"]["messaging_profile_id"]) == (
             alpha.phone_number(e164)["id"],  # type: ignore[index]
             profiles_of(alpha)[0],
         )
-        assert (theirs.data.id, theirs.data.messaging_profile_id) == (
+        assert (theirs["data"]["id"], theirs["data"]["messaging_profile_id"]) == (
             beta.phone_number(e164)["id"],  # type: ignore[index]
             profiles_of(beta)[0],
         )
         assert (our_outcome, their_outcome) == (expected, expected)
         (ours_listed, _), (theirs_listed, _) = await asyncio.gather(
-            read(ALPHA, service.list_messaging_profiles),
-            read(BETA, service.list_messaging_profiles),
+            read(service, ALPHA, ListMessagingProfiles()),
+            read(service, BETA, ListMessagingProfiles()),
         )
-        assert (len(ours_listed.data), len(theirs_listed.data)) == (5, 3)
+        assert (len(ours_listed["data"]), len(theirs_listed["data"])) == (5, 3)
 
     assert sorted((r.api_key, r.path) for r in simulator.requests) == sorted(
         [
@@ -341,12 +362,12 @@ async def test_one_tenants_id_is_not_found_for_another_asking_at_the_same_moment
     simulator.faults.latency = 0.05
 
     found, missing = await asyncio.gather(
-        read(ALPHA, service.retrieve_messaging_profile, ours),
-        read(BETA, service.retrieve_messaging_profile, ours),
+        read(service, ALPHA, RetrieveMessagingProfile(id=ours)),
+        read(service, BETA, RetrieveMessagingProfile(id=ours)),
         return_exceptions=True,
     )
 
     assert not isinstance(found, BaseException)
-    assert (found[0].data.id, found[1]) == (ours, Outcome.MISS)
+    assert (found[0]["data"]["id"], found[1]) == (ours, Outcome.MISS)
     assert isinstance(missing, NotFoundError)
     assert [r.api_key for r in simulator.requests] == [ALPHA_KEY, BETA_KEY]

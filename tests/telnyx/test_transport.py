@@ -17,9 +17,10 @@ from starlette.routing import Route
 
 from gateway.config import Settings
 from gateway.errors import UpstreamUnavailableError
-from gateway.telnyx import TelnyxClient, build_http_client
+from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import CreateMessagingProfileRequest
-from gateway.telnyx.transport import never_sent
+from gateway.telnyx.operations import CreateMessagingProfile, RetrieveMessagingProfile
+from gateway.telnyx.transport import build_http_client, never_sent
 from tests.server import serve
 from tests.telnyx.support import KEY, PROFILE, PROFILE_ID, FakeTime, tenant
 
@@ -84,8 +85,8 @@ async def test_injected_transport_wins() -> None:
     app = upstream_app(Gauge())
     async with build_http_client(settings("aiohttp"), transport=httpx.ASGITransport(app)) as http:
         client = TelnyxClient(http, base_url="http://upstream/v2")
-        fetched = await client.retrieve_messaging_profile(tenant(), PROFILE_ID)
-    assert fetched.value.data.id == PROFILE_ID
+        fetched = await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
+    assert fetched.value["data"]["id"] == PROFILE_ID
 
 
 @pytest.mark.slow
@@ -94,11 +95,11 @@ async def test_both_transports_talk_to_a_real_server(transport: str) -> None:
     with serve(upstream_app(Gauge())) as url:
         async with build_http_client(settings(transport)) as http:
             client = TelnyxClient(http, base_url=f"{url}/v2")
-            fetched = await client.retrieve_messaging_profile(tenant(), PROFILE_ID)
+            fetched = await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
             raw = await client.request(
                 tenant(), "retrieve_messaging_profile", "GET", f"/messaging_profiles/{PROFILE_ID}"
             )
-    assert fetched.value.data.name == "Support"
+    assert fetched.value["data"]["name"] == "Support"
     assert fetched.body == raw.content
     assert raw.headers["x-seen-authorization"] == f"Bearer {KEY}"
 
@@ -135,8 +136,10 @@ async def test_create_is_retried_when_the_connection_is_refused(transport: str) 
             random=lambda: 0.0,
         )
         with pytest.raises(UpstreamUnavailableError) as caught:
-            await client.create_messaging_profile(
-                tenant(), CreateMessagingProfileRequest(name="x", whitelisted_destinations=["US"])
+            await client.send(
+                tenant(),
+                CreateMessagingProfile(),
+                CreateMessagingProfileRequest(name="x", whitelisted_destinations=["US"]),
             )
     assert fake.slept == [0.5, 1.0]
     assert caught.value.status is None

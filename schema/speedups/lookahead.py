@@ -1,4 +1,4 @@
-"""Reading a page of profiles' nested lists with the page itself.
+"""Reading a page of profiles' nested lists with the page itself (a speed-up).
 
 A page of profiles asking for `phoneNumbers` and `shortCodes` needs a second wave of
 upstream reads whatever happens (the lists are asked for by profile). When the profiles
@@ -20,12 +20,16 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gateway.errors import BadInputError
-from schema.context import Info
-from schema.paging import window
-from schema.types import PROFILE_PHONE_NUMBERS, PROFILE_SHORT_CODES
+from schema.api.context import Info
+from schema.api.nested import ALPHANUMERIC_SENDER_IDS, PHONE_NUMBERS, SHORT_CODES, Nested
+from schema.api.paging import window
 
-# The nested connection fields of a profile, by GraphQL name: their cursor kinds.
-_NESTED = {"phoneNumbers": PROFILE_PHONE_NUMBERS, "shortCodes": PROFILE_SHORT_CODES}
+# The nested connection fields of a profile, by GraphQL name.
+_NESTED: dict[str, Nested[Any]] = {
+    "phoneNumbers": PHONE_NUMBERS,
+    "shortCodes": SHORT_CODES,
+    "alphanumericSenderIds": ALPHANUMERIC_SENDER_IDS,
+}
 
 
 def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
@@ -56,21 +60,17 @@ async def read_nested_ahead(info: Info, profile_ids: Sequence[str]) -> None:
     nodes = _children(_children(list(_fields(info.selected_fields)), "edges"), "node")
     loads: list[Awaitable[object]] = []
     for field in (child for node in nodes for child in _fields(node.selections)):
-        kind = _NESTED.get(field.name)
-        if kind is None:
+        nested = _NESTED.get(field.name)
+        if nested is None:
             continue
         first, after = _first(field.arguments.get("first")), field.arguments.get("after")
         if not isinstance(first, int | None) or not isinstance(after, str | None):
             continue
         try:
-            win = window(kind, first, after, max_first=max_first)
+            win = window(nested.kind, first, after, max_first=max_first)
         except BadInputError:
             continue  # the field reports it
-        loader = (
-            loaders.profile_phone_numbers
-            if kind == PROFILE_PHONE_NUMBERS
-            else loaders.profile_short_codes
-        )
+        loader = loaders.nested(nested)
         loads.extend(
             loader.load((profile_id, number, win.size))
             for profile_id in profile_ids

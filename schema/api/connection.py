@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from schema.paging import Slice, encode_cursor
+from schema.api.paging import Slice, encode_cursor
 
 NodeT = TypeVar("NodeT")
 ItemT = TypeVar("ItemT")

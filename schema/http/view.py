@@ -1,10 +1,9 @@
-"""The ASGI face: CSRF prevention, authentication, rate limits, documents, the response
-cache and the context."""
+"""The `/graphql` ASGI view: CSRF prevention, authentication, rate limits, documents, the
+response cache and the context, in front of strawberry's own view."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -15,39 +14,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 
 from gateway.errors import AuthenticationError, RateLimitedError
 from gateway.ratelimit import retry_after_seconds
-from gateway.responses import ResponseCache, ResponseKey
-from gateway.telnyx.service import Caller
-from schema import csrf
+from gateway.responses import ResponseCache
+from gateway.telnyx import Caller, bypasses_cache
+from schema.api.context import Context
+from schema.api.errors import BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, translate
+from schema.api.loaders import Loaders
+from schema.api.nested import FanIn
 from schema.build import build_schema
-from schema.context import Context
-from schema.cost import CostBudget
-from schema.documents import DocumentRefusedError, Documents, Resolved, load_trusted_documents
-from schema.errors import BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, translate
-from schema.fanin import FanIn
-from schema.loaders import Loaders
+from schema.http import csrf
+from schema.http.body import check_body
+from schema.http.cached import CachedResponses
+from schema.http.documents import DocumentRefusedError, Documents, load_trusted_documents
+from schema.limits.cost import CostBudget
+from schema.speedups import speedups
 
 if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.ratelimit import RateLimiter
-    from gateway.telnyx.service import TelnyxService
+    from gateway.telnyx import TelnyxService
     from gateway.tenancy import TenantRegistry
-
-# The members of one operation in a request body, and the types each may have.
-_MEMBERS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
-    ("query", str, "a string"),
-    ("operationName", str, "a string"),
-    ("variables", dict, "an object"),
-    ("extensions", dict, "an object"),
-)
 
 
 def _errors(
@@ -62,37 +55,6 @@ def _errors(
         status,
         headers,
     )
-
-
-def _no_cache(request: Request) -> bool:
-    directives = request.headers.get("cache-control", "").lower().split(",")
-    return any(directive.strip() == "no-cache" for directive in directives)
-
-
-def _check_operation(data: object, where: str) -> None:
-    """Refuse an operation whose members have the wrong JSON types (400)."""
-    if not isinstance(data, dict):
-        raise HTTPException(400, f"{where} must be a JSON object.")
-    for name, kind, described in _MEMBERS:
-        value = data.get(name)
-        if value is not None and not isinstance(value, kind):
-            raise HTTPException(400, f"{where}: `{name}` must be {described} or null.")
-
-
-@dataclass(frozen=True, slots=True)
-class _Cacheable:
-    """A single operation the response cache may answer or keep."""
-
-    key: ResponseKey
-    resolved: Resolved
-    generation: tuple[int, int]
-
-
-def cache_status(caller: Caller) -> str:
-    """`X-Cache`: STALE when any read was stale, HIT when every read was cached."""
-    if caller.stale:
-        return "STALE"
-    return "HIT" if caller.cached else "MISS"
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -115,8 +77,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         documents: Documents | None = None,
         responses: ResponseCache | None = None,
     ) -> None:
+        self._speedups = speedups(settings.speedups)
         super().__init__(
-            build_schema(settings, tracer_provider=tracer_provider),
+            build_schema(settings, speedups=self._speedups, tracer_provider=tracer_provider),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(),
         )
@@ -127,7 +90,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._max_batch_size = settings.max_batch_size
         self._rate_limiter = rate_limiter
         self._documents = documents or Documents(apq_bytes=settings.apq_cache_bytes)
-        self._responses = responses if responses is not None and responses.enabled else None
+        self._cached = (
+            CachedResponses(responses, self._documents)
+            if responses is not None and responses.enabled
+            else None
+        )
         self._fan_in = FanIn() if settings.nested_fan_in else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,18 +129,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     {"Retry-After": str(seconds)},
                     retryAfter=seconds,
                 )
-        caller = Caller(tenant, no_cache=_no_cache(request))
-        cacheable = await self._cacheable(request, tenant.id)
-        if cacheable is not None and not caller.no_cache:
-            hit = self._serve_cached(cacheable)
-            if hit is not None:
-                return hit
+        caller = Caller(tenant, no_cache=bypasses_cache(request.headers.get("cache-control")))
+        cacheable = None
+        if self._cached is not None:
+            data = await self._single_operation(request)
+            cacheable = None if data is None else self._cached.cacheable(tenant.id, data)
+            if cacheable is not None and not caller.no_cache:
+                hit = self._cached.serve(cacheable, max_age=self._service.ttl_cap)
+                if hit is not None:
+                    return hit
         context = Context(
             service=self._service,
             caller=caller,
             loaders=Loaders(self._service, caller, fan_in=self._fan_in),
             max_page_size=self._max_page_size,
             cost=CostBudget(self._max_query_cost),
+            read_ahead=self._speedups.read_ahead,
         )
         try:
             response = await self.run(request, context=context)
@@ -184,97 +155,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 return _errors(exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
             code = NOT_FOUND if exc.status_code == 404 else BAD_USER_INPUT
             return _errors(exc.reason, code, exc.status_code)
-        if cacheable is not None:
-            self._keep(cacheable, context)
-        response.headers["X-Cache"] = cache_status(caller)
+        if cacheable is not None and self._cached is not None:
+            self._cached.keep(cacheable, context, self.encode_json)
+        response.headers["X-Cache"] = caller.cache_status
         return response
 
-    async def _cacheable(self, request: Request, tenant_id: str) -> _Cacheable | None:
-        """The response cache's view of a request: a single operation whose document may
-        run for this tenant, or None. Anything refused here is refused again, and answered,
-        by the normal path; so a cached response never lets a refused document through."""
-        if self._responses is None:
-            return None
+    async def _single_operation(self, request: Request) -> GraphQLRequestData | None:
+        """The request's operation when it is exactly one, as strawberry would read it;
+        None for a batch or a body strawberry would refuse (it answers those itself)."""
+        read = self._speedups.read_operation
+        if read is not None and (data := await read(request)) is not None:
+            return data
         try:
-            data = await self._request_data(request)
+            parsed = await self.parse_http_body(self.request_adapter_class(request))
         except (HTTPException, ValueError, KeyError):
             return None
-        if not isinstance(data, GraphQLRequestData) or data.protocol != "http":
-            return None
-        try:
-            resolved = self._documents.resolve(tenant_id, data.query, data.extensions)
-        except DocumentRefusedError:
-            return None
-        if resolved.query is None:
-            return None
-        key = ResponseKey.of(tenant_id, resolved.query, data.variables, data.operation_name)
-        if key is None:
-            return None
-        return _Cacheable(key, resolved, self._responses.generation(tenant_id))
-
-    async def _request_data(
-        self, request: Request
-    ) -> GraphQLRequestData | list[GraphQLRequestData] | None:
-        """The operation of a request, as `parse_http_body` reads it. The common case, one
-        operation POSTed as JSON, is read here: strawberry's parser parses the content type
-        with the email package, twice, which costs as much as answering from the cache.
-        Whatever this does not read plainly (None) goes through the full parser."""
-        media_type = request.headers.get("content-type", "").partition(";")[0]
-        if (
-            request.method != "POST"
-            or media_type.strip().lower() != "application/json"
-            or self._get_stream_transport_from_headers(request.headers) is not None
-        ):
-            return await self.parse_http_body(self.request_adapter_class(request))
-        body = orjson.loads(await request.body())
-        if not isinstance(body, dict):
-            return None
-        query, variables = body.get("query"), body.get("variables")
-        operation, extensions = body.get("operationName"), body.get("extensions")
-        if not (
-            isinstance(query, str | None)
-            and isinstance(variables, dict | None)
-            and isinstance(operation, str | None)
-            and isinstance(extensions, dict | None)
-        ):
-            return None
-        return GraphQLRequestData(query, variables, operation, extensions)
-
-    def _serve_cached(self, cacheable: _Cacheable) -> Response | None:
-        assert self._responses is not None  # noqa: S101  -- only made when it is on
-        body = self._responses.get(cacheable.key, max_age=self._service.ttl_cap)
-        if body is None:
-            return None
-        resolved = cacheable.resolved
-        if resolved.register and resolved.query is not None:
-            # It validated when it first ran; APQ may have forgotten it since.
-            self._documents.register(cacheable.key.tenant, resolved.register, resolved.query)
-        response = Response(body, media_type="application/json")
-        response.headers["X-Cache"] = "HIT"
-        return response
-
-    def _keep(self, cacheable: _Cacheable, context: Context) -> None:
-        """Keep a query's clean answer: no errors, nothing stale (mutations never)."""
-        assert self._responses is not None  # noqa: S101
-        result, caller = context.result, context.caller
-        if (
-            result is None
-            or result.errors
-            or result.data is None
-            or context.operation_type is not OperationType.QUERY
-            or caller.stale
-        ):
-            return
-        # Stored as it will be served: every read it makes from here on is a cache hit.
-        extensions = {**(result.extensions or {}), "cache": {"cached": True, "stale": False}}
-        self._responses.put(
-            cacheable.key,
-            self.encode_json({"data": result.data, "extensions": extensions}),
-            reads=caller.reads,
-            read_at=caller.read_at,
-            fresh_until=caller.fresh_until,
-            generation=cacheable.generation,
-        )
+        return parsed if isinstance(parsed, GraphQLRequestData) else None
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses nesting past 1024 levels with a JSONDecodeError (a 400); the
@@ -296,13 +192,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         content_type, _ = parse_content_type(request.content_type or "")
         if request.method == "POST" and "application/json" in content_type:
-            # Strawberry reads members of whatever JSON it got; a bare `true` would fail
-            # as a 500. Parsed twice (the body is bounded and orjson is fast).
-            body = self.parse_json(await request.get_body())
-            if not isinstance(body, dict | list):
-                raise HTTPException(
-                    400, "The request body must be a JSON object, or an array of them."
-                )
+            # Checked before strawberry reads any member (the body is bounded and orjson
+            # is fast, so it is parsed twice).
+            check_body(
+                self.parse_json(await request.get_body()), max_batch_size=self._max_batch_size
+            )
         parsed = await super().parse_http_body(request)
         if isinstance(parsed, GraphQLRequestData) and not isinstance(
             parsed.operation_name, str | None
@@ -311,25 +205,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 400, "The GraphQL operation's `operationName` must be a string or null."
             )
         return parsed
-
-    def _validate_batch_request(
-        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
-    ) -> None:
-        # Strawberry's own check, with clearer messages and each item's members checked
-        # before strawberry reads them; `request_data` is still the raw JSON list here.
-        if not self._max_batch_size:
-            raise HTTPException(400, "Batching is off: send one operation per request.")
-        if not request_data:
-            raise HTTPException(400, "A batch must hold at least one operation.")
-        if len(request_data) > self._max_batch_size:
-            raise HTTPException(
-                400,
-                f"A batch may hold at most {self._max_batch_size} operations; "
-                f"this one holds {len(request_data)}.",
-            )
-        for index, item in enumerate(request_data):
-            _check_operation(item, f"Operation {index} of the batch")
-        super()._validate_batch_request(request_data, protocol)
 
     async def execute_single(
         self,

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from gateway.errors import BadInputError, FieldProblem
-from gateway.telnyx.models import Page
+from gateway.telnyx.models import Page, is_last, total_results
+from gateway.telnyx.operation import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 
 T = TypeVar("T")
 
 DEFAULT_FIRST = 20
-# Telnyx's own default page size, and its documented maximum.
-MIN_UPSTREAM_SIZE = 20
-MAX_UPSTREAM_SIZE = 250
 
 
 def encode_cursor(kind: str, offset: int) -> str:
@@ -58,7 +56,7 @@ class Window:
 
 def upstream_size(first: int) -> int:
     """The Telnyx page size read for windows of `first` items."""
-    return min(max(first, MIN_UPSTREAM_SIZE), MAX_UPSTREAM_SIZE)
+    return min(max(first, PAGE_SIZE_DEFAULT), PAGE_SIZE_MAX)
 
 
 def window(kind: str, first: int | None, after: str | None, *, max_first: int) -> Window:
@@ -114,21 +112,19 @@ def cut_window(win: Window, results: Sequence[Page[T] | BaseException]) -> Slice
         if isinstance(result, BaseException):
             # A page past the end may be refused; that is no error when an earlier page
             # already said it was the last one.
-            if pages and pages[-1].is_last():
+            if pages and is_last(pages[-1]):
                 break
             raise result
         pages.append(result)
-        if result.is_last():
+        if is_last(result):
             break
-    items = [item for page in pages for item in page.data]
+    items = [item for page in pages for item in page["data"]]
     before = (win.pages[0] - 1) * win.size
     start = win.offset - before
     chosen = items[start : start + win.first]
-    meta = pages[0].meta
-    if meta is not None and meta.total_results is not None:
-        total = meta.total_results
-    else:
+    total = total_results(pages[0])
+    if total is None:
         # No count from upstream: what was seen is a lower bound, plus one unseen item
         # when the last page read did not say it was the last.
-        total = before + len(items) + (0 if pages[-1].is_last() else 1)
+        total = before + len(items) + (0 if is_last(pages[-1]) else 1)
     return Slice(items=chosen, offset=win.offset, total=max(total, win.offset + len(chosen)))

@@ -41,8 +41,8 @@ from graphql import (
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from strawberry.extensions import SchemaExtension
 
-from schema.errors import BAD_USER_INPUT
-from schema.paging import DEFAULT_FIRST, upstream_size
+from schema.api.errors import BAD_USER_INPUT
+from schema.api.paging import DEFAULT_FIRST, upstream_size
 
 # strawberry's back-reference from a graphql-core field to its own field definition.
 _DEFINITION = "strawberry-definition"

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 import strawberry
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import BadInputError, FieldProblem
+from gateway.errors import BadInputError
 from gateway.telnyx import models as telnyx
-from schema.types import PhoneNumberType, WebhookApiVersion
+from gateway.telnyx.operation import problems_of
+from schema.api.types import PhoneNumberType, WebhookApiVersion
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -155,20 +156,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _problems(exc: ValidationError) -> list[FieldProblem]:
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(FieldProblem((INPUT, *error["loc"]), message))
-    return problems
-
-
 def checked(model: type[R], body: dict[str, Any]) -> R:
     """Build a Telnyx request model, or raise BadInputError with one problem per field."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise BadInputError(_problems(exc)) from None
+        raise BadInputError(problems_of(exc, where=(INPUT,))) from None
 
 
 def create_profile_request(

@@ -1,4 +1,4 @@
-"""The nested lists of many profiles, read from the account's whole list when that is cheaper.
+"""The lists every messaging profile has, and reading them for a page of profiles at once.
 
 A page of N profiles asking for their phone numbers costs N calls, one per profile
 (GET /messaging_profiles/{id}/phone_numbers). Telnyx also lists the account's numbers
@@ -26,38 +26,79 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
 from gateway.errors import GatewayError
-from gateway.telnyx.models import Page, PaginationMeta
-from schema.paging import MAX_UPSTREAM_SIZE
+from gateway.telnyx.models import (
+    AlphanumericSenderId,
+    Page,
+    PhoneNumberWithMessagingSettings,
+    ShortCode,
+    total_results,
+)
+from gateway.telnyx.operation import PAGE_SIZE_MAX, Read
+from gateway.telnyx.operations import (
+    ListPhoneNumbers,
+    ListProfileAlphanumericSenderIds,
+    ListProfilePhoneNumbers,
+    ListProfileShortCodes,
+    ListShortCodes,
+)
 
 T = TypeVar("T")
 
 # A profile's nested list, by (profile id, Telnyx page number, Telnyx page size).
 PageKey = tuple[str, int, int]
 
-ACCOUNT_PAGE_SIZE = MAX_UPSTREAM_SIZE
+ACCOUNT_PAGE_SIZE = PAGE_SIZE_MAX
+
+
+@dataclass(frozen=True, eq=False)
+class Nested(Generic[T]):
+    """A list each profile has: `kind` tags its cursors, `per_profile` reads one profile's
+    page, `account` (when Telnyx has one) a page of the account's whole list, whose items
+    name their profile in `messaging_profile_id`."""
+
+    kind: str
+    per_profile: Callable[[str, int, int], Read[Page[T]]]
+    account: Callable[[int, int], Read[Page[T]]] | None = None
+
+
+PHONE_NUMBERS: Nested[PhoneNumberWithMessagingSettings] = Nested(
+    "profile_phone_numbers",
+    lambda profile, page, size: ListProfilePhoneNumbers(id=profile, page=page, size=size),
+    lambda page, size: ListPhoneNumbers(page=page, size=size),
+)
+SHORT_CODES: Nested[ShortCode] = Nested(
+    "profile_short_codes",
+    lambda profile, page, size: ListProfileShortCodes(id=profile, page=page, size=size),
+    lambda page, size: ListShortCodes(page=page, size=size),
+)
+ALPHANUMERIC_SENDER_IDS: Nested[AlphanumericSenderId] = Nested(
+    "profile_alphanumeric_sender_ids",
+    lambda profile, page, size: ListProfileAlphanumericSenderIds(id=profile, page=page, size=size),
+)
 
 
 def _pages(total: int) -> int:
     return -(-total // ACCOUNT_PAGE_SIZE)
 
 
-def _cut(kind: type[Page[T]], group: Sequence[T], number: int, size: int) -> Page[T]:
+def _cut(group: Sequence[T], number: int, size: int) -> Page[T]:
     """Page `number` of `group` at `size`, with the meta Telnyx sends for it."""
     start = (number - 1) * size
-    return kind.model_construct(
-        data=list(group[start : start + size]),
-        meta=PaginationMeta(
-            page_number=number,
-            page_size=size,
-            total_pages=-(-len(group) // size),
-            total_results=len(group),
-        ),
-    )
+    return {
+        "data": list(group[start : start + size]),
+        "meta": {
+            "page_number": number,
+            "page_size": size,
+            "total_pages": -(-len(group) // size),
+            "total_results": len(group),
+        },
+    }
 
 
 class FanIn:
@@ -70,6 +111,7 @@ class FanIn:
         max_lists: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # (tenant, kind) -> the list's size: a few dozen bytes an entry, `max_lists` at most.
         self._sizes: TTLCache[tuple[str, str], int] = TTLCache(
             maxsize=max_lists, ttl=remember, timer=clock
         )
@@ -94,7 +136,7 @@ class FanIn:
         except GatewayError:
             # Per profile, each read fails (or is served stale) on its own.
             return None
-        total = None if first.meta is None else first.meta.total_results
+        total = total_results(first)
         if total is None:
             return None
         self._sizes[(tenant, kind)] = total
@@ -112,14 +154,11 @@ class FanIn:
             if isinstance(page, BaseException):
                 raise page
             pages.append(page)
-        items = [item for page in pages for item in page.data]
+        items = [item for page in pages for item in page["data"]]
         if len(items) != total:
             # The list changed between its pages; the per-profile reads see one state each.
             return None
         groups: dict[str | None, list[T]] = {}
         for item in items:
             groups.setdefault(profile_of(item), []).append(item)
-        page_type = type(first)
-        return [
-            _cut(page_type, groups.get(profile, []), number, size) for profile, number, size in keys
-        ]
+        return [_cut(groups.get(profile, []), number, size) for profile, number, size in keys]

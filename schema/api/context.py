@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import strawberry
 
-from schema.cost import CostBudget
-from schema.loaders import Loaders
+from schema.api.loaders import Loaders
+from schema.limits.cost import CostBudget
 
 if TYPE_CHECKING:
     from strawberry.types import ExecutionResult
     from strawberry.types.graphql import OperationType
 
-    from gateway.telnyx.service import Caller, TelnyxService
+    from gateway.telnyx import Caller, TelnyxService
 
 
 @dataclass(slots=True)
@@ -26,6 +27,9 @@ class Context:
     loaders: Loaders
     max_page_size: int
     cost: CostBudget
+    # Loads, with a page of profiles, the nested pages its selection will ask for
+    # (`schema.speedups.lookahead`); None leaves them to the nested resolvers.
+    read_ahead: Callable[[Info, Sequence[str]], Awaitable[None]] | None = None
     # What an operation ran as and gave, for the response cache (the last one's, in a batch).
     operation_type: OperationType | None = None
     result: ExecutionResult | None = None

@@ -6,8 +6,17 @@ from typing import Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.inputs import (
+from gateway.telnyx import checked
+from gateway.telnyx.operations import (
+    CreateMessagingProfile,
+    DeleteMessagingProfile,
+    RegenerateMessagingProfileSecret,
+    UpdateMessagingProfile,
+    UpdatePhoneNumberMessaging,
+    UpdateShortCode,
+)
+from schema.api.context import Info
+from schema.api.inputs import (
     CreateMessagingProfileInput,
     UpdateMessagingProfileInput,
     UpdatePhoneNumberMessagingInput,
@@ -17,8 +26,7 @@ from schema.inputs import (
     update_profile_request,
     update_short_code_request,
 )
-from schema.query import checked_id
-from schema.types import MessagingProfile, PhoneNumber, ShortCode
+from schema.api.types import MessagingProfile, PhoneNumber, ShortCode
 
 Id = Annotated[strawberry.ID, strawberry.argument(description="Telnyx's id of the item.")]
 CreateInput = Annotated[
@@ -38,7 +46,8 @@ PhoneNumberInput = Annotated[
 async def resolve_create_messaging_profile(info: Info, input: CreateInput) -> MessagingProfile:
     ctx = info.context
     body = create_profile_request(input)
-    profile = (await ctx.service.create_messaging_profile(ctx.caller, body)).value.data
+    fetched = await ctx.service.write(ctx.caller, CreateMessagingProfile(), body)
+    profile = fetched.value["data"]
     ctx.loaders.prime_profiles([profile], force=True)
     return MessagingProfile.from_telnyx(profile)
 
@@ -47,45 +56,55 @@ async def resolve_update_messaging_profile(
     info: Info, id: Id, input: UpdateProfileInput
 ) -> MessagingProfile:
     ctx = info.context
-    profile_id = checked_id(id)
+    call = checked(UpdateMessagingProfile, id=id)
     body = update_profile_request(input)
-    fetched = await ctx.service.update_messaging_profile(ctx.caller, profile_id, body)
-    ctx.loaders.prime_profiles([fetched.value.data], force=True)
-    return MessagingProfile.from_telnyx(fetched.value.data)
+    profile = (await ctx.service.write(ctx.caller, call, body)).value["data"]
+    ctx.loaders.prime_profiles([profile], force=True)
+    return MessagingProfile.from_telnyx(profile)
 
 
 async def resolve_delete_messaging_profile(info: Info, id: Id) -> MessagingProfile:
     ctx = info.context
-    profile_id = checked_id(id)
-    fetched = await ctx.service.delete_messaging_profile(ctx.caller, profile_id)
+    call = checked(DeleteMessagingProfile, id=id)
+    fetched = await ctx.service.write(ctx.caller, call)
     # Everything the deletion unassigned is re-read if asked for again.
     ctx.loaders.profile.clear_all()
     ctx.loaders.short_code.clear_all()
     ctx.loaders.phone_number.clear_all()
+    ctx.loaders.metrics.clear_all()
     ctx.loaders.forget_pages()
-    return MessagingProfile.from_telnyx(fetched.value.data)
+    return MessagingProfile.from_telnyx(fetched.value["data"])
+
+
+async def resolve_regenerate_messaging_profile_secret(info: Info, id: Id) -> MessagingProfile:
+    ctx = info.context
+    call = checked(RegenerateMessagingProfileSecret, id=id)
+    profile = (await ctx.service.write(ctx.caller, call)).value["data"]
+    ctx.loaders.prime_profiles([profile], force=True)
+    return MessagingProfile.from_telnyx(profile)
 
 
 async def resolve_update_short_code(info: Info, id: Id, input: ShortCodeInput) -> ShortCode:
     ctx = info.context
-    short_code_id = checked_id(id)
+    call = checked(UpdateShortCode, id=id)
     body = update_short_code_request(input)
-    fetched = await ctx.service.update_short_code(ctx.caller, short_code_id, body)
-    ctx.loaders.prime_short_codes([fetched.value.data], force=True)
+    short_code = (await ctx.service.write(ctx.caller, call, body)).value["data"]
+    ctx.loaders.prime_short_codes([short_code], force=True)
     ctx.loaders.forget_pages()
-    return ShortCode.from_telnyx(fetched.value.data)
+    return ShortCode.from_telnyx(short_code)
 
 
 async def resolve_update_phone_number_messaging(
     info: Info, id: Id, input: PhoneNumberInput
 ) -> PhoneNumber:
     ctx = info.context
-    number_id = checked_id(id)
+    call = checked(UpdatePhoneNumberMessaging, id=id)
     body = update_phone_number_request(input)
-    fetched = await ctx.service.update_phone_number_messaging(ctx.caller, number_id, body)
-    ctx.loaders.prime_phone_numbers([fetched.value.data], force=True)
+    number = (await ctx.service.write(ctx.caller, call, body)).value["data"]
+    ctx.loaders.prime_phone_numbers([number], force=True)
+    ctx.loaders.metrics.clear_all()
     ctx.loaders.forget_pages()
-    return PhoneNumber.from_telnyx(fetched.value.data)
+    return PhoneNumber.from_telnyx(number)
 
 
 @strawberry.type(description="Change the messaging resources of the caller's Telnyx account.")
@@ -101,6 +120,12 @@ class Mutation:
         resolver=resolve_delete_messaging_profile,
         description="Delete a messaging profile and return it as it was; "
         "Telnyx unassigns its numbers and short codes.",
+    )
+    regenerate_messaging_profile_secret: MessagingProfile = strawberry.mutation(
+        resolver=resolve_regenerate_messaging_profile_secret,
+        description="Give a messaging profile a new v1 secret (for Telnyx's legacy v1 API). "
+        "The secret is not a field here; services that need it read the profile through the "
+        "REST face.",
     )
     update_short_code: ShortCode = strawberry.mutation(
         resolver=resolve_update_short_code,

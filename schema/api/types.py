@@ -7,23 +7,19 @@ callers have no use for it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from gateway.telnyx import models as telnyx
-from schema.connection import Connection, connect
-from schema.context import Info
-from schema.loaders import read_nested
-from schema.paging import DEFAULT_FIRST, window
-
-PROFILES = "profiles"
-SHORT_CODES = "short_codes"
-PHONE_NUMBERS = "phone_numbers"
-PROFILE_PHONE_NUMBERS = "profile_phone_numbers"
-PROFILE_SHORT_CODES = "profile_short_codes"
+from schema.api.connection import Connection, connect
+from schema.api.context import Info
+from schema.api.loaders import read_nested
+from schema.api.nested import ALPHANUMERIC_SENDER_IDS, PHONE_NUMBERS, SHORT_CODES, Nested
+from schema.api.paging import DEFAULT_FIRST, window
 
 First = Annotated[
     int | None,
@@ -55,6 +51,8 @@ class PhoneNumberType(enum.Enum):
 
 
 E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+N = TypeVar("N")
 
 
 def _enum(kind: type[E], value: str | None) -> E | None:
@@ -63,6 +61,28 @@ def _enum(kind: type[E], value: str | None) -> E | None:
         return None if value is None else kind(value)
     except ValueError:
         return None
+
+
+def _time(value: str | None) -> datetime | None:
+    """An ISO 8601 time as Telnyx sends it; null when it is not one."""
+    try:
+        return None if value is None else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _id(value: str | None) -> strawberry.ID | None:
+    return strawberry.ID(value) if value else None
+
+
+@strawberry.enum(description="The period metrics are aggregated over.")
+class MetricsTimeFrame(enum.Enum):
+    ONE_HOUR = strawberry.enum_value("1h", description="The last hour.")
+    THREE_HOURS = strawberry.enum_value("3h", description="The last three hours.")
+    ONE_DAY = strawberry.enum_value("24h", description="The last 24 hours (Telnyx's default).")
+    THREE_DAYS = strawberry.enum_value("3d", description="The last three days.")
+    SEVEN_DAYS = strawberry.enum_value("7d", description="The last seven days.")
+    THIRTY_DAYS = strawberry.enum_value("30d", description="The last thirty days.")
 
 
 @strawberry.type(
@@ -88,11 +108,11 @@ class NumberPoolSettings:
     @classmethod
     def from_telnyx(cls, s: telnyx.NumberPoolSettings) -> NumberPoolSettings:
         return cls(
-            toll_free_weight=s.toll_free_weight,
-            long_code_weight=s.long_code_weight,
-            skip_unhealthy=s.skip_unhealthy,
-            sticky_sender=s.sticky_sender,
-            geomatch=s.geomatch,
+            toll_free_weight=s.get("toll_free_weight"),
+            long_code_weight=s.get("long_code_weight"),
+            skip_unhealthy=s.get("skip_unhealthy"),
+            sticky_sender=s.get("sticky_sender"),
+            geomatch=s.get("geomatch"),
         )
 
 
@@ -110,29 +130,59 @@ class UrlShortenerSettings:
     @classmethod
     def from_telnyx(cls, s: telnyx.UrlShortenerSettings) -> UrlShortenerSettings:
         return cls(
-            domain=s.domain,
-            prefix=s.prefix,
-            replace_blacklist_only=s.replace_blacklist_only,
-            send_webhooks=s.send_webhooks,
+            domain=s.get("domain"),
+            prefix=s.get("prefix"),
+            replace_blacklist_only=s.get("replace_blacklist_only"),
+            send_webhooks=s.get("send_webhooks"),
         )
 
 
-# Synchronous, so that a nested list read ahead with its profile (`schema.lookahead`)
-# completes without a coroutine; otherwise they return one.
+def _nested(
+    nested: Nested[T],
+    node: Callable[[T], N],
+    root: MessagingProfile,
+    info: Info,
+    first: int | None,
+    after: str | None,
+) -> Connection[N] | Awaitable[Connection[N]]:
+    """The connection of a profile's nested list. Synchronous when its pages were read
+    ahead with the profile (`schema.speedups.lookahead`), so it completes without a
+    coroutine; otherwise an awaitable."""
+    win = window(nested.kind, first, after, max_first=info.context.max_page_size)
+    sliced = read_nested(info.context.loaders.nested(nested), root.id, win)
+    return connect(nested.kind, sliced, node)
+
+
 def _profile_phone_numbers(
     root: MessagingProfile, info: Info, first: First = None, after: After = None
 ) -> Connection[PhoneNumber] | Awaitable[Connection[PhoneNumber]]:
-    win = window(PROFILE_PHONE_NUMBERS, first, after, max_first=info.context.max_page_size)
-    sliced = read_nested(info.context.loaders.profile_phone_numbers, root.id, win)
-    return connect(PROFILE_PHONE_NUMBERS, sliced, PhoneNumber.from_telnyx)
+    return _nested(PHONE_NUMBERS, PhoneNumber.from_telnyx, root, info, first, after)
 
 
 def _profile_short_codes(
     root: MessagingProfile, info: Info, first: First = None, after: After = None
 ) -> Connection[ShortCode] | Awaitable[Connection[ShortCode]]:
-    win = window(PROFILE_SHORT_CODES, first, after, max_first=info.context.max_page_size)
-    sliced = read_nested(info.context.loaders.profile_short_codes, root.id, win)
-    return connect(PROFILE_SHORT_CODES, sliced, ShortCode.from_telnyx)
+    return _nested(SHORT_CODES, ShortCode.from_telnyx, root, info, first, after)
+
+
+def _profile_alphanumeric_sender_ids(
+    root: MessagingProfile, info: Info, first: First = None, after: After = None
+) -> Connection[AlphanumericSenderId] | Awaitable[Connection[AlphanumericSenderId]]:
+    return _nested(
+        ALPHANUMERIC_SENDER_IDS, AlphanumericSenderId.from_telnyx, root, info, first, after
+    )
+
+
+async def _profile_metrics(
+    root: MessagingProfile,
+    info: Info,
+    time_frame: Annotated[
+        MetricsTimeFrame | None,
+        strawberry.argument(description="The period; Telnyx's default (24 hours) when omitted."),
+    ] = None,
+) -> JSON:
+    frame = None if time_frame is None else cast(str, time_frame.value)
+    return JSON(await info.context.loaders.metrics.load((root.id, frame)))
 
 
 async def _profile(root: ShortCode | PhoneNumber, info: Info) -> MessagingProfile | None:
@@ -203,36 +253,35 @@ class MessagingProfile:
 
     @classmethod
     def from_telnyx(cls, p: telnyx.MessagingProfile) -> MessagingProfile:
+        pool, shortener = p.get("number_pool_settings"), p.get("url_shortener_settings")
         return cls(
-            id=strawberry.ID(p.id or ""),
-            record_type=p.record_type,
-            name=p.name,
-            enabled=p.enabled,
-            webhook_url=p.webhook_url,
-            webhook_failover_url=p.webhook_failover_url,
-            webhook_api_version=_enum(WebhookApiVersion, p.webhook_api_version),
-            whitelisted_destinations=p.whitelisted_destinations,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            number_pool_settings=NumberPoolSettings.from_telnyx(p.number_pool_settings)
-            if p.number_pool_settings
+            id=strawberry.ID(p.get("id") or ""),
+            record_type=p.get("record_type"),
+            name=p.get("name"),
+            enabled=p.get("enabled"),
+            webhook_url=p.get("webhook_url"),
+            webhook_failover_url=p.get("webhook_failover_url"),
+            webhook_api_version=_enum(WebhookApiVersion, p.get("webhook_api_version")),
+            whitelisted_destinations=p.get("whitelisted_destinations"),
+            created_at=_time(p.get("created_at")),
+            updated_at=_time(p.get("updated_at")),
+            number_pool_settings=NumberPoolSettings.from_telnyx(pool) if pool else None,
+            url_shortener_settings=UrlShortenerSettings.from_telnyx(shortener)
+            if shortener
             else None,
-            url_shortener_settings=UrlShortenerSettings.from_telnyx(p.url_shortener_settings)
-            if p.url_shortener_settings
-            else None,
-            alpha_sender=p.alpha_sender,
-            daily_spend_limit=p.daily_spend_limit,
-            daily_spend_limit_enabled=p.daily_spend_limit_enabled,
-            mms_fall_back_to_sms=p.mms_fall_back_to_sms,
-            mms_transcoding=p.mms_transcoding,
-            mobile_only=p.mobile_only,
-            smart_encoding=p.smart_encoding,
-            redaction_enabled=p.redaction_enabled,
-            redaction_level=p.redaction_level,
-            health_webhook_url=p.health_webhook_url,
-            organization_id=p.organization_id,
-            ai_assistant_id=p.ai_assistant_id,
-            resource_group_id=p.resource_group_id,
+            alpha_sender=p.get("alpha_sender"),
+            daily_spend_limit=p.get("daily_spend_limit"),
+            daily_spend_limit_enabled=p.get("daily_spend_limit_enabled"),
+            mms_fall_back_to_sms=p.get("mms_fall_back_to_sms"),
+            mms_transcoding=p.get("mms_transcoding"),
+            mobile_only=p.get("mobile_only"),
+            smart_encoding=p.get("smart_encoding"),
+            redaction_enabled=p.get("redaction_enabled"),
+            redaction_level=p.get("redaction_level"),
+            health_webhook_url=p.get("health_webhook_url"),
+            organization_id=p.get("organization_id"),
+            ai_assistant_id=p.get("ai_assistant_id"),
+            resource_group_id=p.get("resource_group_id"),
         )
 
     # The GraphQL type is the annotation's; the resolvers may return it later (awaitable).
@@ -241,6 +290,15 @@ class MessagingProfile:
     )
     short_codes: Connection[ShortCode] = strawberry.field(  # type: ignore[assignment]
         resolver=_profile_short_codes, description="The short codes assigned to this profile."
+    )
+    alphanumeric_sender_ids: Connection[AlphanumericSenderId] = strawberry.field(  # type: ignore[assignment]
+        resolver=_profile_alphanumeric_sender_ids,
+        description="The alphanumeric sender ids of this profile, as Telnyx lists them.",
+    )
+    metrics: JSON = strawberry.field(
+        resolver=_profile_metrics,
+        description="This profile's messaging metrics for the period, as Telnyx reports them "
+        "(Telnyx documents no fixed fields).",
     )
 
 
@@ -260,16 +318,14 @@ class ShortCode:
     @classmethod
     def from_telnyx(cls, s: telnyx.ShortCode) -> ShortCode:
         return cls(
-            id=strawberry.ID(s.id or ""),
-            record_type=s.record_type,
-            short_code=s.short_code,
-            country_code=s.country_code,
-            messaging_profile_id=strawberry.ID(s.messaging_profile_id)
-            if s.messaging_profile_id
-            else None,
-            tags=s.tags,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
+            id=strawberry.ID(s.get("id") or ""),
+            record_type=s.get("record_type"),
+            short_code=s.get("short_code"),
+            country_code=s.get("country_code"),
+            messaging_profile_id=_id(s.get("messaging_profile_id")),
+            tags=s.get("tags"),
+            created_at=_time(s.get("created_at")),
+            updated_at=_time(s.get("updated_at")),
         )
 
     messaging_profile: MessagingProfile | None = strawberry.field(
@@ -292,9 +348,9 @@ class MessagingFeatureSet:
         if f is None:
             return None
         return cls(
-            domestic_two_way=f.domestic_two_way,
-            international_inbound=f.international_inbound,
-            international_outbound=f.international_outbound,
+            domestic_two_way=f.get("domestic_two_way"),
+            international_inbound=f.get("international_inbound"),
+            international_outbound=f.get("international_outbound"),
         )
 
 
@@ -344,40 +400,65 @@ class PhoneNumber:
 
     @classmethod
     def from_telnyx(cls, n: telnyx.PhoneNumberWithMessagingSettings) -> PhoneNumber:
-        f, h = n.features, n.health
+        f, h, kind = n.get("features"), n.get("health"), n.get("type")
         return cls(
-            id=strawberry.ID(n.id or ""),
-            record_type=n.record_type,
-            phone_number=n.phone_number,
-            country_code=n.country_code,
-            messaging_profile_id=strawberry.ID(n.messaging_profile_id)
-            if n.messaging_profile_id
-            else None,
-            messaging_product=n.messaging_product,
-            eligible_messaging_products=n.eligible_messaging_products,
-            traffic_type=n.traffic_type,
+            id=strawberry.ID(n.get("id") or ""),
+            record_type=n.get("record_type"),
+            phone_number=n.get("phone_number"),
+            country_code=n.get("country_code"),
+            messaging_profile_id=_id(n.get("messaging_profile_id")),
+            messaging_product=n.get("messaging_product"),
+            eligible_messaging_products=n.get("eligible_messaging_products"),
+            traffic_type=n.get("traffic_type"),
             # Telnyx spells the kinds both "long-code" and "longcode".
-            type=_enum(PhoneNumberType, n.type.replace("-", "") if n.type else None),
+            type=_enum(PhoneNumberType, kind.replace("-", "") if isinstance(kind, str) else None),
             features=MessagingFeatures(
-                sms=MessagingFeatureSet.from_telnyx(f.sms),
-                mms=MessagingFeatureSet.from_telnyx(f.mms),
+                sms=MessagingFeatureSet.from_telnyx(f.get("sms")),
+                mms=MessagingFeatureSet.from_telnyx(f.get("mms")),
             )
             if f
             else None,
             health=NumberHealthMetrics(
-                message_count=h.message_count,
-                inbound_outbound_ratio=h.inbound_outbound_ratio,
-                success_ratio=h.success_ratio,
-                spam_ratio=h.spam_ratio,
+                message_count=h.get("message_count"),
+                inbound_outbound_ratio=h.get("inbound_outbound_ratio"),
+                success_ratio=h.get("success_ratio"),
+                spam_ratio=h.get("spam_ratio"),
             )
             if h
             else None,
-            tags=n.tags,
-            organization_id=n.organization_id,
-            created_at=n.created_at,
-            updated_at=n.updated_at,
+            tags=n.get("tags"),
+            organization_id=n.get("organization_id"),
+            created_at=_time(n.get("created_at")),
+            updated_at=_time(n.get("updated_at")),
         )
 
     messaging_profile: MessagingProfile | None = strawberry.field(
         resolver=_profile, description="The assigned profile; null when unassigned."
     )
+
+
+@strawberry.type(description="An alphanumeric sender id: a text sender name of a profile.")
+class AlphanumericSenderId:
+    id: strawberry.ID = strawberry.field(description="Telnyx's id of the sender id (a UUID).")
+    record_type: str | None = strawberry.field(description='Always "alphanumeric_sender_id".')
+    alphanumeric_sender_id: str | None = strawberry.field(
+        description="The sender name shown to recipients."
+    )
+    messaging_profile_id: strawberry.ID | None = strawberry.field(
+        description="The profile it belongs to."
+    )
+    organization_id: str | None = strawberry.field(description="The owning Telnyx organization.")
+    us_long_code_fallback: str | None = strawberry.field(
+        description="The US long code sent from instead, for US destinations."
+    )
+
+    @classmethod
+    def from_telnyx(cls, a: telnyx.AlphanumericSenderId) -> AlphanumericSenderId:
+        return cls(
+            id=strawberry.ID(a.get("id") or ""),
+            record_type=a.get("record_type"),
+            alphanumeric_sender_id=a.get("alphanumeric_sender_id"),
+            messaging_profile_id=_id(a.get("messaging_profile_id")),
+            organization_id=a.get("organization_id"),
+            us_long_code_fallback=a.get("us_long_code_fallback"),
+        )

@@ -24,7 +24,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from schema.errors import BAD_USER_INPUT
+from schema.api.errors import BAD_USER_INPUT
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"

@@ -33,7 +33,7 @@ from gateway.telemetry import (
     build_telemetry,
 )
 from gateway.telnyx.client import TelnyxClient
-from gateway.telnyx.service import TelnyxService, Ttl
+from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
 from gateway.telnyx.transport import build_http_client
 from gateway.tenancy import Tenant, TenantRegistry
 from schema import create_graphql_app
@@ -135,10 +135,16 @@ def create_app(
         meter_provider=telemetry.meter_provider,
     )
     cache = TenantCache(
-        max_entries=settings.cache_max_entries, stale_window=settings.cache_stale_if_error
+        max_bytes=settings.cache_max_bytes,
+        tenant_max_bytes=settings.cache_tenant_max_bytes,
+        stale_window=settings.cache_stale_if_error,
+        weigh=weigh_read,
     )
     # Whole GraphQL responses, evicted by the same invalidations as the reads they used.
-    responses = ResponseCache(max_entries=settings.response_cache_max_entries)
+    responses = ResponseCache(
+        max_bytes=settings.response_cache_max_bytes,
+        tenant_max_bytes=settings.response_cache_tenant_max_bytes,
+    )
     responses.follow(cache)
     coherence = _coherence(
         settings,

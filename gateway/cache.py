@@ -3,7 +3,8 @@
 It knows nothing of Telnyx: a read is a loader coroutine under a key made of the tenant id,
 a *kind* (which resource list or item), a *scope* (the id the entry belongs to, for targeted
 invalidation) and the normalised parameters. The tenant id is always part of the key, so
-two tenants never share an entry or an in-flight call.
+two tenants never share an entry or an in-flight call. Entries are kept within a byte
+budget, in total and per tenant (`gateway.lru`), weighed by `weigh`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from cachetools import TLRUCache
+from gateway.lru import TenantLRU
 
 T = TypeVar("T")
 
@@ -48,28 +49,31 @@ class _Entry:
 class TenantCache:
     """Successful reads, by `Key`, fresh for their TTL and kept for `stale_window` after it.
 
-    `max_entries` bounds the whole cache (least recently used goes first); 0 disables caching
-    but keeps single-flight.
+    `max_bytes` bounds the whole cache and `tenant_max_bytes` each tenant's share (least
+    recently used go first); `weigh(key, value)` is what an entry costs. A budget of 0
+    disables caching but keeps single-flight.
     """
 
     def __init__(
         self,
         *,
-        max_entries: int,
+        max_bytes: int,
+        tenant_max_bytes: int,
         stale_window: float,
+        weigh: Callable[[Key, Any], int],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stale_window = stale_window
         self._clock = clock
-        self._entries: TLRUCache[Key, _Entry] | None = (
-            TLRUCache(
-                maxsize=max_entries,
-                ttu=lambda _key, entry, _now: entry.stored_at + entry.ttl + stale_window,
-                timer=clock,
-            )
-            if max_entries > 0
-            else None
+        self._weigh = weigh
+        self._entries: TenantLRU[Key, _Entry] = TenantLRU(
+            max_bytes=max_bytes,
+            tenant_max_bytes=tenant_max_bytes,
+            clock=clock,
+            on_remove=self._unindex,
         )
+        # Each tenant's keys by kind, so an invalidation looks at the entries it names only.
+        self._kinds: dict[tuple[str, str], set[Key]] = {}
         self._inflight: dict[Key, asyncio.Future[Any]] = {}
         self._listeners: list[Callable[[str, str, str | None], object]] = []
         self._clear_listeners: list[Callable[[str | None], object]] = []
@@ -87,7 +91,15 @@ class TenantCache:
         self._clear_listeners.append(listener)
 
     def __len__(self) -> int:
-        return 0 if self._entries is None else len(self._entries)
+        return len(self._entries)
+
+    @property
+    def used_bytes(self) -> int:
+        """What the kept entries weigh, together."""
+        return self._entries.used
+
+    def tenant_bytes(self, tenant: str) -> int:
+        return self._entries.tenant_bytes(tenant)
 
     async def get(
         self,
@@ -104,7 +116,7 @@ class TenantCache:
         raises one of `stale_on` and an expired entry is still inside the stale window,
         that entry is returned with `Outcome.STALE` instead of the error.
         """
-        entry = None if self._entries is None else self._entries.get(key)
+        entry = self._entries.get(key)
         # Freshness is judged with the TTL asked for now, so a shortened TTL (say, while
         # other replicas' invalidations cannot arrive) also applies to older entries.
         if (
@@ -135,15 +147,35 @@ class TenantCache:
                 return cast(T, entry.value), Outcome.STALE
             raise
         self._settle(key, future, value)
-        if self._entries is not None and self._generation.get(key.tenant, 0) == generation:
-            self._entries[key] = _Entry(value, self._clock(), ttl)
+        if self._generation.get(key.tenant, 0) == generation:
+            self._store(key, value, ttl)
         return value, Outcome.BYPASS if bypass else Outcome.MISS
+
+    def _store(self, key: Key, value: Any, ttl: float) -> None:
+        now = self._clock()
+        kept = self._entries.put(
+            key,
+            _Entry(value, now, ttl),
+            tenant=key.tenant,
+            size=self._weigh(key, value),
+            expires=now + ttl + self._stale_window,
+        )
+        if kept:
+            self._kinds.setdefault((key.tenant, key.kind), set()).add(key)
+
+    def _unindex(self, key: Key, _: _Entry) -> None:
+        kind = (key.tenant, key.kind)
+        keys = self._kinds.get(kind)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._kinds[kind]
 
     def fresh(self, key: Key, *, ttl: float) -> tuple[Any, float, float] | None:
         """The value under `key` if `get` would serve it as a hit, with when it was stored
         and the TTL it was stored with (as `kept` gives them); else None. No await: a hit
         needs none."""
-        entry = None if self._entries is None else self._entries.get(key)
+        entry = self._entries.get(key)
         if entry is None or self._clock() - entry.stored_at >= min(ttl, entry.ttl):
             return None
         return entry.value, entry.stored_at, entry.ttl
@@ -152,7 +184,7 @@ class TenantCache:
         """When the entry under `key` was stored (this cache's clock) and the TTL it was
         stored with; None when nothing is kept (caching off, or a write made the load's value
         unkeepable), so nothing built on that read may be kept either."""
-        entry = None if self._entries is None else self._entries.get(key)
+        entry = self._entries.peek(key)
         return None if entry is None else (entry.stored_at, entry.ttl)
 
     def _settle(self, key: Key, future: asyncio.Future[Any], result: Any) -> None:
@@ -182,11 +214,9 @@ class TenantCache:
 
         for key in [key for key in self._inflight if matches(key)]:
             del self._inflight[key]
-        if self._entries is None:
-            return 0
-        doomed = [key for key in list(self._entries.keys()) if matches(key)]
+        doomed = [key for key in self._kinds.get((tenant, kind), ()) if matches(key)]
         for key in doomed:
-            self._entries.pop(key, None)
+            self._entries.pop(key)
         return len(doomed)
 
     def clear(self, tenant: str | None = None) -> None:
@@ -196,12 +226,8 @@ class TenantCache:
         if tenant is None:
             self._generation = {t: g + 1 for t, g in self._generation.items()}
             self._inflight.clear()
-            if self._entries is not None:
-                self._entries.clear()
-            return
-        self._generation[tenant] = self._generation.get(tenant, 0) + 1
-        for key in [key for key in self._inflight if key.tenant == tenant]:
-            del self._inflight[key]
-        if self._entries is not None:
-            for key in [key for key in list(self._entries.keys()) if key.tenant == tenant]:
-                self._entries.pop(key, None)
+        else:
+            self._generation[tenant] = self._generation.get(tenant, 0) + 1
+            for key in [key for key in self._inflight if key.tenant == tenant]:
+                del self._inflight[key]
+        self._entries.clear(tenant)

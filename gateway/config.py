@@ -9,6 +9,7 @@ from pydantic import Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TELNYX_BASE_URL = "https://api.telnyx.com/v2"
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -44,7 +45,9 @@ class Settings(BaseSettings):
     tenant_upstream_concurrency: int = Field(default=16, ge=1)
 
     # Cache
-    cache_max_entries: int = Field(default=10_000, ge=0)
+    # Byte budgets: what the kept entries cost in memory, in total and per tenant.
+    cache_max_bytes: int = Field(default=96 * MIB, ge=0)  # 0 disables caching
+    cache_tenant_max_bytes: int = Field(default=24 * MIB, ge=0)
     cache_ttl_profiles: float = Field(default=30.0, ge=0)
     cache_ttl_short_codes: float = Field(default=30.0, ge=0)
     cache_ttl_phone_numbers: float = Field(default=30.0, ge=0)
@@ -59,10 +62,12 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2_000, ge=1)
     max_query_cost: int = Field(default=500, ge=1)  # worst-case upstream calls per request
     max_batch_size: int = Field(default=10, ge=0)  # 0 refuses batches
-    apq_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0)  # 0 turns APQ off
+    apq_cache_bytes: int = Field(default=8 * MIB, ge=0)  # 0 turns APQ off
+    apq_tenant_cache_bytes: int = Field(default=2 * MIB, ge=0)
     trusted_documents_file: Path | None = None
     trusted_documents_only: bool = False
-    response_cache_max_entries: int = Field(default=5_000, ge=0)  # 0 turns it off
+    response_cache_max_bytes: int = Field(default=32 * MIB, ge=0)  # 0 turns it off
+    response_cache_tenant_max_bytes: int = Field(default=8 * MIB, ge=0)
     nested_fan_in: bool = True  # nested lists of many profiles from the account-wide lists
     # Speed-ups that reach into libraries' internals (schema.speedups, gateway.otlp).
     speedups: bool = True

@@ -2,24 +2,24 @@
 
 An entry is a finished response body, the (kind, scope) of every upstream read that made
 it, when the oldest of the values read was stored, and when the first of them stops being
-fresh. It is evicted by the upstream cache's own rules: every invalidation (a write on this replica, or on another one through
-Redis) evicts the responses of that tenant that read what it names, and clearing the
-upstream cache clears this one. It knows nothing of GraphQL beyond the key's parts.
+fresh. It is evicted by the upstream cache's own rules: every invalidation (a write on
+this replica, or on another one through Redis) evicts the responses of that tenant that
+read what it names, and clearing the upstream cache clears this one. It is bounded in
+bytes, in total and per tenant. It knows nothing of GraphQL beyond the key's parts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cachetools import TLRUCache
 
 from gateway.cache import TenantCache
+from gateway.lru import TenantLRU, weight
 
 # An upstream read, as the upstream cache names it: (kind, scope).
 Read = tuple[str, str | None]
@@ -50,7 +50,7 @@ class ResponseKey:
         return cls(tenant, hashlib.sha256(document.encode()).hexdigest(), canonical, operation)
 
 
-@dataclass(frozen=True, slots=True, weakref_slot=True)
+@dataclass(frozen=True, slots=True)
 class _Stored:
     body: bytes
     reads: frozenset[Read]
@@ -62,24 +62,40 @@ class _Stored:
         return any(k == kind and (scope is None or s == scope) for k, s in self.reads)
 
 
+def _weight(key: ResponseKey, stored: _Stored) -> int:
+    return weight(
+        stored,
+        stored.body,
+        stored.reads,
+        *stored.reads,
+        *(part for read in stored.reads for part in read),
+        key,
+        key.document,
+        key.variables,
+    )
+
+
 class ResponseCache:
     """Response bodies by `ResponseKey`, least recently used first out, each until its reads'
-    freshness ends. `max_entries` 0 disables it."""
+    freshness ends, within `max_bytes` in total and `tenant_max_bytes` per tenant (0
+    disables it)."""
 
-    def __init__(self, *, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        tenant_max_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
-        self._entries: TLRUCache[ResponseKey, _Stored] | None = (
-            TLRUCache(
-                maxsize=max_entries,
-                ttu=lambda _key, stored, _now: stored.fresh_until,
-                timer=clock,
-            )
-            if max_entries > 0
-            else None
+        self._entries: TenantLRU[ResponseKey, _Stored] = TenantLRU(
+            max_bytes=max_bytes,
+            tenant_max_bytes=tenant_max_bytes,
+            clock=clock,
+            on_remove=self._unindex,
         )
-        # Each tenant's entries, so an eviction looks at that tenant's only. The references
-        # are weak: an entry the LRU or the clock dropped leaves the index with it.
-        self._tenants: dict[str, weakref.WeakValueDictionary[ResponseKey, _Stored]] = {}
+        # Each tenant's responses by the kinds they read, so an invalidation looks at those.
+        self._kinds: dict[tuple[str, str], set[ResponseKey]] = {}
         # Bumped by every invalidation: a response whose reads began before one may hold
         # what the write changed, so it is not kept.
         self._generation: dict[str, int] = {}
@@ -87,10 +103,14 @@ class ResponseCache:
 
     @property
     def enabled(self) -> bool:
-        return self._entries is not None
+        return self._entries.max_bytes > 0
 
     def __len__(self) -> int:
-        return 0 if self._entries is None else len(self._entries)
+        return len(self._entries)
+
+    @property
+    def used_bytes(self) -> int:
+        return self._entries.used
 
     def follow(self, cache: TenantCache) -> None:
         """Evict by `cache`'s invalidations, and clear with it."""
@@ -104,8 +124,6 @@ class ResponseCache:
     def get(self, key: ResponseKey, *, max_age: float | None = None) -> bytes | None:
         """The body kept under `key`, unless what it read is older than `max_age` seconds
         (a cap set after it was kept, as the upstream cache judges its own entries)."""
-        if self._entries is None:
-            return None
         stored = self._entries.get(key)
         if stored is None or (max_age is not None and self._clock() - stored.read_at >= max_age):
             return None
@@ -128,38 +146,43 @@ class ResponseCache:
         when already expired, or when the tenant saw an invalidation since `generation`.
         Then the entry it would have replaced goes too: the new answer supersedes it.
         """
-        if self._entries is None:
-            return False
         reads = frozenset(reads)
         if not reads or fresh_until <= self._clock() or generation != self.generation(key.tenant):
-            self._entries.pop(key, None)
+            self._entries.pop(key)
             return False
         stored = _Stored(body, reads, read_at, fresh_until)
-        self._entries[key] = stored
-        self._tenants.setdefault(key.tenant, weakref.WeakValueDictionary())[key] = stored
-        return True
+        kept = self._entries.put(
+            key, stored, tenant=key.tenant, size=_weight(key, stored), expires=fresh_until
+        )
+        if kept:
+            for kind, _ in reads:
+                self._kinds.setdefault((key.tenant, kind), set()).add(key)
+        return kept
+
+    def _unindex(self, key: ResponseKey, stored: _Stored) -> None:
+        for kind, _ in stored.reads:
+            keys = self._kinds.get((key.tenant, kind))
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._kinds[(key.tenant, kind)]
 
     def invalidate(self, tenant: str, kind: str, scope: str | None) -> int:
         """Evict the tenant's responses that read `kind` (of `scope`, when given)."""
         self._generation[tenant] = self._generation.get(tenant, 0) + 1
-        index = self._tenants.get(tenant)
-        if self._entries is None or not index:
-            return 0
-        doomed = [key for key, stored in list(index.items()) if stored.read(kind, scope)]
+        doomed = [
+            key
+            for key in self._kinds.get((tenant, kind), ())
+            if (stored := self._entries.peek(key)) is not None and stored.read(kind, scope)
+        ]
         for key in doomed:
-            self._entries.pop(key, None)
+            self._entries.pop(key)
         return len(doomed)
 
     def clear(self, tenant: str | None = None) -> None:
         """Drop everything, or everything of one tenant."""
         if tenant is None:
             self._epoch += 1
-            self._tenants.clear()
-            if self._entries is not None:
-                self._entries.clear()
-            return
-        self._generation[tenant] = self._generation.get(tenant, 0) + 1
-        index = self._tenants.pop(tenant, None)
-        if self._entries is not None and index:
-            for key in list(index.keys()):
-                self._entries.pop(key, None)
+        else:
+            self._generation[tenant] = self._generation.get(tenant, 0) + 1
+        self._entries.clear(tenant)

@@ -39,8 +39,17 @@ class UnavailableError(Exception):
     pass
 
 
+ENTRY = 1000  # what each entry weighs in these tests
+
+
 def make(clock: Clock, *, max_entries: int = 100, stale: float = 60.0) -> TenantCache:
-    return TenantCache(max_entries=max_entries, stale_window=stale, clock=clock)
+    return TenantCache(
+        max_bytes=max_entries * ENTRY,
+        tenant_max_bytes=max_entries * ENTRY,
+        stale_window=stale,
+        weigh=lambda key, value: ENTRY,
+        clock=clock,
+    )
 
 
 KEY = Key("acme", "profile", "p1")

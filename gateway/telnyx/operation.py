@@ -132,9 +132,13 @@ class Http:
 
 class Fetched(Generic[R]):
     """An upstream answer: its exact bytes, which the REST face returns unchanged, and its
-    value, parsed from them on first use (a read served to REST is never parsed)."""
+    value, parsed from them when asked for (a read served to REST is never parsed).
 
-    __slots__ = ("_parse", "_value", "body", "operation", "status")
+    It keeps no parsed value: the cache keeps these, and bytes cost a fifth of the objects
+    parsed from them. Each `value` parses again, so a reader keeps what it got.
+    """
+
+    __slots__ = ("_parse", "body", "operation", "status")
 
     def __init__(
         self, operation: str, body: bytes, status: int, parse: Callable[[bytes], R]
@@ -143,18 +147,15 @@ class Fetched(Generic[R]):
         self.body = body
         self.status = status
         self._parse = parse
-        self._value: R | None = None
 
     @property
     def value(self) -> R:
-        if self._value is None:
-            try:
-                self._value = self._parse(self.body)
-            except (orjson.JSONDecodeError, TypeError):
-                raise UpstreamError(
-                    self.operation, status=self.status, reason="unexpected response body"
-                ) from None
-        return self._value
+        try:
+            return self._parse(self.body)
+        except (orjson.JSONDecodeError, TypeError):
+            raise UpstreamError(
+                self.operation, status=self.status, reason="unexpected response body"
+            ) from None
 
 
 def _snake(name: str) -> str:

@@ -17,13 +17,14 @@ from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.errors import UpstreamUnavailableError
+from gateway.lru import weight
 from gateway.telemetry import Tally
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import RawBody, Request
 from gateway.telnyx.operation import Family, Fetched, Read, Write
 from gateway.tenancy import Tenant
 
-__all__ = ["Caller", "Fetched", "TelnyxService", "Ttl", "bypasses_cache"]
+__all__ = ["Caller", "Fetched", "TelnyxService", "Ttl", "bypasses_cache", "weigh_read"]
 
 R = TypeVar("R")
 B = TypeVar("B", bound=Request | None)
@@ -86,6 +87,12 @@ def bypasses_cache(cache_control: str | None) -> bool:
         return False
     directives = cache_control.lower().split(",")
     return any(directive.strip() in ("no-cache", "no-store") for directive in directives)
+
+
+def weigh_read(key: Key, fetched: Fetched[object]) -> int:
+    """What keeping one read costs: its key and the bytes Telnyx sent (the value is parsed
+    again on each use, so no object graph is kept)."""
+    return weight(fetched, fetched.body, key, key.params, *key.params)
 
 
 # Tells the other replicas what a write invalidated: (tenant id, [(kind, scope), ...]).

@@ -120,8 +120,9 @@ class Loaders:
     async def _page(self, nested: Nested[T], key: PageKey) -> telnyx.Page[T]:
         profile_id, page, size = key
         fetched = await self._service.read(self._caller, nested.per_profile(profile_id, page, size))
-        self._prime(nested, fetched.value["data"])
-        return fetched.value
+        value = fetched.value
+        self._prime(nested, value["data"])
+        return value
 
     async def _nested_batch(
         self, nested: Nested[T], keys: list[PageKey]

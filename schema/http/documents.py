@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cachetools import LRUCache
-
+from gateway.lru import TenantLRU, weight
 from schema.api.errors import BAD_USER_INPUT
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -123,7 +122,8 @@ def _persisted_hash(extensions: Mapping[str, Any] | None) -> str | None:
 
 
 class Documents:
-    """The trusted documents and the APQ registrations (least recently used go first)."""
+    """The trusted documents and the APQ registrations, within `apq_bytes` in total and
+    `apq_tenant_bytes` per tenant of memory (least recently used go first)."""
 
     def __init__(
         self,
@@ -131,11 +131,12 @@ class Documents:
         *,
         trusted_only: bool = False,
         apq_bytes: int = 8 * 1024 * 1024,
+        apq_tenant_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self._trusted = dict(trusted or {})
         self._trusted_only = trusted_only
-        self._apq: LRUCache[tuple[str, str], str] | None = (
-            LRUCache(maxsize=apq_bytes, getsizeof=lambda text: len(text.encode()))
+        self._apq: TenantLRU[tuple[str, str], str] | None = (
+            TenantLRU(max_bytes=apq_bytes, tenant_max_bytes=apq_tenant_bytes)
             if apq_bytes and not trusted_only
             else None
         )
@@ -177,7 +178,6 @@ class Documents:
         """Keep `query` for `tenant_id` under its hash (it has parsed and validated)."""
         if self._apq is None:
             return
-        try:
-            self._apq[(tenant_id, sha)] = query
-        except ValueError:  # larger than the whole store: it is simply not kept
-            return
+        key = (tenant_id, sha)
+        # What keeping it costs: the text, the key and its hash string, and the entry.
+        self._apq.put(key, query, tenant=tenant_id, size=weight(query, key, sha))

@@ -89,7 +89,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._max_query_cost = settings.max_query_cost
         self._max_batch_size = settings.max_batch_size
         self._rate_limiter = rate_limiter
-        self._documents = documents or Documents(apq_bytes=settings.apq_cache_bytes)
+        self._documents = documents or Documents(
+            apq_bytes=settings.apq_cache_bytes, apq_tenant_bytes=settings.apq_tenant_cache_bytes
+        )
         self._cached = (
             CachedResponses(responses, self._documents)
             if responses is not None and responses.enabled
@@ -275,6 +277,7 @@ def create_graphql_app(
         trusted,
         trusted_only=settings.trusted_documents_only,
         apq_bytes=settings.apq_cache_bytes,
+        apq_tenant_bytes=settings.apq_tenant_cache_bytes,
     )
     return GatewayGraphQL(
         service,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gateway.lru import weight
 from schema.http.documents import (
     DocumentRefusedError,
     Documents,
@@ -172,8 +173,14 @@ def test_a_hash_must_be_a_string() -> None:
     )
 
 
+def kept(tenant: str, sha: str, text: str) -> int:
+    """What keeping a document costs the store (its text, key and hash, and the entry)."""
+    return weight(text, (tenant, sha), sha)
+
+
 def test_the_store_forgets_the_least_recently_used_beyond_its_size() -> None:
-    documents = Documents(apq_bytes=len(COUNT) + len(NAMES))
+    size = kept("a", COUNT_SHA, COUNT) + kept("a", NAMES_SHA, NAMES)
+    documents = Documents(apq_bytes=size, apq_tenant_bytes=size)
     documents.register("a", COUNT_SHA, COUNT)
     documents.register("a", NAMES_SHA, NAMES)
     assert documents.resolve("a", None, apq(COUNT_SHA)) == Resolved(COUNT)  # now most recent
@@ -184,7 +191,7 @@ def test_the_store_forgets_the_least_recently_used_beyond_its_size() -> None:
 
 
 def test_a_document_larger_than_the_store_is_not_kept() -> None:
-    documents = Documents(apq_bytes=10)
+    documents = Documents(apq_bytes=kept("a", COUNT_SHA, COUNT) - 1)
     documents.register("a", COUNT_SHA, COUNT)
     assert refusal(documents, None, apq(COUNT_SHA))[0] == "PERSISTED_QUERY_NOT_FOUND"
 

@@ -232,7 +232,7 @@ async def test_no_cache_bypasses_the_cache_and_refreshes_it(
 
 
 async def test_off_when_its_size_is_zero(make_app: MakeApp, spans: InMemorySpanExporter) -> None:
-    app = make_app(response_cache_max_entries=0)
+    app = make_app(response_cache_max_bytes=0)
     async with client_for(app) as client:
         for _ in range(2):
             await post(client, {"query": NAMES})
@@ -543,9 +543,24 @@ def test_keys_are_canonical_and_refuse_variables_without_a_canonical_form() -> N
     assert ResponseKey.of("alpha", NAMES, {"a": 2**70}, None) is None
 
 
+def sized(entries: int, clock: Clock) -> ResponseCache:
+    """A cache with room for `entries` responses like those these tests keep."""
+    probe = ResponseCache(max_bytes=2**20, tenant_max_bytes=2**20, clock=clock)
+    probe.put(
+        key(variables={"n": 0}),
+        b"{}",
+        reads=[("messaging_profiles", None)],
+        read_at=clock.now,
+        fresh_until=clock.now + 1,
+        generation=probe.generation("alpha"),
+    )
+    room = entries * probe.used_bytes
+    return ResponseCache(max_bytes=room, tenant_max_bytes=room, clock=clock)
+
+
 def test_entries_expire_and_the_least_recently_used_go_first() -> None:
     clock = Clock()
-    cache = ResponseCache(max_entries=2, clock=clock)
+    cache = sized(2, clock)
     reads = [("messaging_profiles", None)]
 
     def put(k: ResponseKey, fresh_until: float) -> bool:
@@ -571,7 +586,7 @@ def test_entries_expire_and_the_least_recently_used_go_first() -> None:
 
 def test_what_is_not_kept_and_what_it_would_have_replaced() -> None:
     clock = Clock()
-    cache = ResponseCache(max_entries=10, clock=clock)
+    cache = sized(10, clock)
     k = key()
     reads: list[tuple[str, str | None]] = [("short_codes", None)]
 
@@ -593,12 +608,12 @@ def test_what_is_not_kept_and_what_it_would_have_replaced() -> None:
     assert put(reads, 200.0, current)
     assert not put(reads, 200.0, stale)
     assert cache.get(k) is None  # the newer answer superseded it, even unkept
-    assert not ResponseCache(max_entries=0).enabled
+    assert not ResponseCache(max_bytes=0, tenant_max_bytes=0).enabled
 
 
 def test_a_cap_judges_entries_by_their_oldest_read() -> None:
     clock = Clock()
-    cache = ResponseCache(max_entries=10, clock=clock)
+    cache = sized(10, clock)
     k = key()
     cache.put(
         k,

@@ -29,7 +29,7 @@ from gateway.telnyx.operations import (
     UpdatePhoneNumberMessaging,
     UpdateShortCode,
 )
-from gateway.telnyx.service import Caller, TelnyxService
+from gateway.telnyx.service import Caller, TelnyxService, weigh_read
 from gateway.tenancy import Tenant
 from tests.conftest import ALPHA_KEY, BETA_KEY
 
@@ -63,7 +63,10 @@ def upstream(simulator: Simulator) -> Lagging:
 async def service(upstream: Lagging) -> AsyncIterator[TelnyxService]:
     async with httpx.AsyncClient(transport=upstream) as http:
         client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
-        yield TelnyxService(client, TenantCache(max_entries=1000, stale_window=300))
+        cache = TenantCache(
+            max_bytes=2**24, tenant_max_bytes=2**24, stale_window=300, weigh=weigh_read
+        )
+        yield TelnyxService(client, cache)
 
 
 @pytest.fixture

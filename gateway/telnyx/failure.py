@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import aiohttp
@@ -99,12 +100,51 @@ def _well_formed(entry: object) -> bool:
 
 
 def error_for_exception(operation: str, exc: httpx.RequestError) -> UpstreamUnavailableError:
-    """The error for a request that got no answer."""
-    name = type(exc).__name__
-    if isinstance(exc.__cause__, aiohttp.ClientError):
-        name = f"{name} ({type(exc.__cause__).__name__})"
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "transport error"
-    return UpstreamUnavailableError(operation, reason=f"{what}: {name}")
+    """The error for a request that got no answer, saying what happened in words (never a
+    library's class name)."""
+    return UpstreamUnavailableError(operation, reason=what_happened(exc))
+
+
+def what_happened(exc: httpx.RequestError) -> str:
+    """What happened to a failed attempt: "connection refused", "timed out", ...
+
+    httpx-aiohttp reports every aiohttp connection error as `ConnectTimeout`, so the
+    aiohttp cause, when there is one, is what decides.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorDNSError):
+        return "Telnyx's host name did not resolve"
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return "connection refused" if _refused(cause) else "could not connect"
+    if isinstance(cause, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
+        return "timed out"
+    if isinstance(cause, aiohttp.ClientError):
+        return "connection dropped"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused" if _refused(exc) else "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "connection dropped"
+    return "the connection failed"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the connection was refused: an ECONNREFUSED anywhere in the chain, or (httpx
+    keeps only the text of httpcore's error) said so in the message."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "os_error", current)
+        if isinstance(reason, ConnectionRefusedError) or (
+            isinstance(reason, OSError) and reason.errno == errno.ECONNREFUSED
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return isinstance(exc, httpx.HTTPError) and "refused" in str(exc).lower()
 
 
 def deadline_error(operation: str, deadline: float) -> UpstreamUnavailableError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -132,9 +133,13 @@ async def test_missing_code_and_title_are_filled_from_the_status() -> None:
 @pytest.mark.parametrize(
     ("exc", "message"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), "transport error: ConnectError"),
-        (httpx.ReadTimeout("timed out"), "timed out: ReadTimeout"),
-        (httpx.RemoteProtocolError("Server disconnected"), "transport error: RemoteProtocolError"),
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+        (httpx.ConnectError("[Errno 113] No route to host"), "could not connect"),
+        (httpx.ReadTimeout("timed out"), "timed out"),
+        (httpx.ConnectTimeout("timed out"), "timed out"),
+        (httpx.PoolTimeout("timed out"), "timed out waiting for a free connection"),
+        (httpx.RemoteProtocolError("Server disconnected"), "connection dropped"),
+        (httpx.ReadError("reset"), "connection dropped"),
     ],
 )
 async def test_transport_failures_are_unavailable(exc: Exception, message: str) -> None:
@@ -150,6 +155,35 @@ async def test_transport_failures_are_unavailable(exc: Exception, message: str) 
     assert cause.__cause__ is None
     with pytest.raises(RuntimeError):
         _ = cause.request  # type: ignore[attr-defined]
+
+
+def aiohttp_failure(cause: BaseException) -> httpx.RequestError:
+    """What httpx-aiohttp raises: a `ConnectTimeout`, whatever happened, with aiohttp's
+    error as its cause."""
+    exc = httpx.ConnectTimeout("failed")
+    exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("cause", "message"),
+    [
+        (
+            aiohttp.ClientConnectorError(None, ConnectionRefusedError(111, "refused")),
+            "connection refused",
+        ),  # type: ignore[arg-type]
+        (aiohttp.ClientConnectorError(None, OSError(113, "no route")), "could not connect"),  # type: ignore[arg-type]
+        (aiohttp.ConnectionTimeoutError(), "timed out"),
+        (aiohttp.SocketTimeoutError(), "timed out"),
+        (aiohttp.ServerDisconnectedError(), "connection dropped"),
+        (aiohttp.ClientConnectionResetError(), "connection dropped"),
+    ],
+)
+async def test_aiohttp_failures_say_what_happened_without_class_names(
+    cause: BaseException, message: str
+) -> None:
+    raised = await fail(aiohttp_failure(cause))
+    assert str(raised) == f"Telnyx retrieve_messaging_profile: {message}"
 
 
 # --- the key never leaks ------------------------------------------------------------------

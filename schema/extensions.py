@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import GraphQLError, GraphQLSyntaxError
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 
@@ -21,10 +22,19 @@ class OperationSpan(SchemaExtension):
         self._tracer = tracer
 
     def on_operation(self) -> Iterator[None]:
+        # Exceptions are not recorded as the SDK would: a GraphQL error's text quotes the
+        # document (a syntax error prints the line it is on), and documents hold data.
         with self._tracer.start_as_current_span(
-            "graphql.operation", kind=trace.SpanKind.INTERNAL
+            "graphql.operation",
+            kind=trace.SpanKind.INTERNAL,
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
-            yield
+            try:
+                yield
+            except GraphQLError as exc:
+                _record_document_error(span, exc)
+                raise
             context = self.execution_context
             try:
                 kind = context.operation_type.value
@@ -38,6 +48,26 @@ class OperationSpan(SchemaExtension):
                 span.set_attribute("graphql.operation.name", name)
             errors = getattr(context.result, "errors", None) or ()
             span.set_attribute("graphql.errors", len(errors))
+            document_errors = [error for error in errors if error.path is None]
+            if document_errors:
+                _record_document_error(span, document_errors[0])
+
+
+def _record_document_error(span: trace.Span, error: GraphQLError) -> None:
+    """The kind of a document's error and where it is, never its message: a syntax error's
+    message names the token it stumbled on, and any token may be the caller's data."""
+    kind = (
+        "GraphQLSyntaxError"
+        if isinstance(error.original_error or error, GraphQLSyntaxError)
+        else "GraphQLValidationError"
+    )
+    span.set_attribute("error.type", kind)
+    where = ""
+    if error.locations:
+        line, column = error.locations[0].line, error.locations[0].column
+        span.set_attributes({"graphql.error.line": line, "graphql.error.column": column})
+        where = f" at {line}:{column}"
+    span.set_status(trace.StatusCode.ERROR, f"{kind}{where}")
 
 
 class CacheReport(SchemaExtension):

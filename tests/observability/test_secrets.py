@@ -15,6 +15,17 @@ from tests.observability.conftest import Logs
 from tests.observability.support import as_text, gateway
 
 UNKNOWN_NUMBER = "+19995550000"
+# Data a caller may put in a document or its variables: none of it may reach telemetry.
+DOCUMENT_SECRET = "https://hooks.example.com/in?token=d0cument-s3cret"
+BROKEN_DOCUMENTS = [
+    # A syntax error: the parser's message quotes the line it is on.
+    f'{{ phoneNumber(id: "{UNKNOWN_NUMBER}" {{ id }} hook: "{DOCUMENT_SECRET}" }}',
+    # A validation error next to a literal.
+    f'{{ messagingProfiles(filter: {{name: "{DOCUMENT_SECRET}"}}) {{ nope }} }}',
+    # A literal of the wrong type.
+    f'{{ messagingProfiles(first: "{DOCUMENT_SECRET}") {{ totalCount }} }}',
+]
+WRONG_VARIABLES = "query($first: Int) { messagingProfiles(first: $first) { totalCount } }"
 NESTED = """
     query Numbers($id: ID!) {
       messagingProfile(id: $id) { name phoneNumbers(first: 5) { edges { node { phoneNumber } } } }
@@ -65,6 +76,9 @@ async def traffic(client: httpx.AsyncClient, simulator: Simulator, token: str) -
     await graphql(BY_NUMBER, id=numbers[4])
     await graphql(TAG_NUMBER, id=numbers[5])
     await graphql(BY_NUMBER, id=UNKNOWN_NUMBER)
+    for document in BROKEN_DOCUMENTS:
+        await graphql(document)
+    await graphql(WRONG_VARIABLES, first=DOCUMENT_SECRET)
     assert await get(f"/v2/phone_numbers/{UNKNOWN_NUMBER}/messaging") == 404
     simulator.faults.fail(503, times=3)
     assert await get(f"/v2/phone_numbers/{numbers[6]}/messaging") == 503
@@ -110,7 +124,7 @@ async def test_two_tenants_traffic_leaves_no_key_token_or_number_in_telemetry(
         for key in (ALPHA_KEY, BETA_KEY)
         for number in simulator.account(key).phone_numbers.values()
     }
-    secrets = [ALPHA_KEY, BETA_KEY, ALPHA_TOKEN, BETA_TOKEN]
+    secrets = [ALPHA_KEY, BETA_KEY, ALPHA_TOKEN, BETA_TOKEN, "d0cument-s3cret"]
     # Digits only: a number may be written with or without its +, or %2B-encoded.
     secrets += [number.lstrip("+") for number in (*numbers, UNKNOWN_NUMBER)]
     leaks = {

@@ -8,6 +8,7 @@ the limit passes, one over it fails, and a refusal never reaches Telnyx.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
 import json
@@ -898,6 +899,18 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12,
 )
+# Hostile values: past 32 and 64 bits, strings up to 100 KB, and cursors forged to point
+# far past any list or to hold digits `int` reads but no list has.
+HUGE = st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63, 2**70, 10**30])
+LONG = st.builds(
+    lambda char, n: char * n, st.sampled_from(["a", "9", "\u00e9", "/."]), st.integers(300, 100_000)
+)
+FORGED_CURSORS = st.builds(
+    lambda kind, offset: base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode(),
+    st.sampled_from(["profiles", "short_codes", "phone_numbers", "profile_phone_numbers"]),
+    st.sampled_from(["2147483646", "2147483647", "9" * 30, "9" * 4300, "\uff11", "-1", "1e3"])
+    | st.integers(0, 2**40).map(str),
+)
 GRAPHQL_CODES = {"BAD_USER_INPUT", "NOT_FOUND"}
 
 OPERATIONS = {
@@ -947,11 +960,17 @@ def shaped(type_: GraphQLInputType) -> st.SearchStrategy[Any]:
         inner = st.sampled_from(list(type_.values))
     else:
         inner = {
-            "Int": st.integers(-5, 300),
+            "Int": st.integers(-5, 300) | HUGE,
             "Float": st.floats(allow_nan=False, allow_infinity=False),
             "Boolean": st.booleans(),
-            "ID": st.builds(RealId, st.integers(0, 30)) | TEXT,
-        }.get(type_.name, TEXT | st.sampled_from(["", "US", "https://example.com/h", "10.00"]))
+            "ID": st.builds(RealId, st.integers(0, 30)) | TEXT | LONG,
+        }.get(
+            type_.name,
+            TEXT
+            | LONG
+            | FORGED_CURSORS
+            | st.sampled_from(["", "US", "https://example.com/h", "10.00"]),
+        )
     return st.one_of(inner, inner, inner, st.none(), JSON_VALUES)
 
 

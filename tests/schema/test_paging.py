@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 
 import pytest
@@ -34,12 +35,31 @@ class Upstream:
 
 def test_cursor_round_trip() -> None:
     assert decode_cursor("profiles", encode_cursor("profiles", 41)) == 41
+    assert decode_cursor("profiles", encode_cursor("profiles", 2**31 - 2)) == 2**31 - 2
+
+
+def forged(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 @pytest.mark.parametrize(
-    "cursor", ["", "not base64!", encode_cursor("short_codes", 3), "cHJvZmlsZXM6LTE="]
+    "cursor",
+    [
+        "",
+        "not base64!",
+        encode_cursor("short_codes", 3),
+        "cHJvZmlsZXM6LTE=",  # profiles:-1
+        forged("profiles:2147483647"),  # one past the furthest offset
+        forged("profiles:99999999999999999999"),
+        forged("profiles:" + "9" * 4300),  # int() refuses this many digits itself
+        forged("profiles:\uff11\uff12"),  # full-width digits
+        forged("profiles:\u0661"),  # an Arabic-Indic one
+        forged("profiles: 5"),
+        forged("profiles:5 "),
+        "A" * 129,
+    ],
 )
-def test_foreign_or_malformed_cursor_is_bad_input(cursor: str) -> None:
+def test_foreign_forged_or_malformed_cursor_is_bad_input(cursor: str) -> None:
     with pytest.raises(BadInputError) as caught:
         decode_cursor("profiles", cursor)
     assert caught.value.problems[0].path == ("after",)
@@ -99,7 +119,7 @@ async def test_window_past_the_end_is_empty() -> None:
     upstream = Upstream(3)
     sliced = await read_window(Window(10, 5, 20), upstream.fetch)
     assert list(sliced.items) == []
-    assert sliced.total == 10  # never below the offset the caller already walked past
+    assert sliced.total == 3  # the list's own count: an offset past its end is no length
     assert not sliced.has_next
 
 

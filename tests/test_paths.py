@@ -1,0 +1,199 @@
+"""No input changes which Telnyx endpoint is called: hostile ids through both faces, over
+either upstream transport, and every path Telnyx sees is its operation's template with a
+real id in each placeholder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+import httpx
+import pytest
+from httpx_aiohttp import AiohttpTransport
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.simulator import Simulator
+from gateway.telnyx.operations import OPERATIONS
+from gateway.tenancy import TenantRegistry
+from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, GATEWAY_URL
+from tests.server import serve
+
+# Ids as a hostile caller writes them: dot segments, separators and their encodings
+# (single and double), control characters, look-alikes, and sheer length.
+CORPUS = [
+    ".",
+    "..",
+    "...",
+    "%2e",
+    "%2E%2e",
+    ".%2e",
+    "%252e%252e",
+    "..%2F",
+    "..%2f..%2fshort_codes",
+    "a/b",
+    "a%2Fb",
+    "%2F",
+    "%5C..",
+    "..\\",
+    "%00",
+    "%0A",
+    "%0d%0aX-Injected:%201",
+    "%3F",
+    "?page[size]=250",
+    "%23",
+    "#frag",
+    "%20",
+    "%2B",
+    "+",
+    "\u2024\u2024",
+    "\uff0e\uff0e",
+    "x" * 5000,
+    "9" * 5000,
+]
+# What may stand in a placeholder of a path Telnyx sees: a UUID, or a number's id or E.164.
+ID = r"(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\+?[0-9]{1,24})"
+TEMPLATES = {
+    (operation.http.method, re.compile("/v2" + re.sub(r"\{\w+\}", ID, operation.http.path)))
+    for operation in OPERATIONS
+}
+ID_QUERIES = {
+    "messagingProfile": "query($id: ID!) { messagingProfile(id: $id) { id } }",
+    "shortCode": "query($id: ID!) { shortCode(id: $id) { id } }",
+    "phoneNumber": "query($id: ID!) { phoneNumber(id: $id) { id } }",
+    "updateMessagingProfile": 'mutation($id: ID!) { updateMessagingProfile(id: $id, input: {name: "x"}) { id } }',
+    "deleteMessagingProfile": "mutation($id: ID!) { deleteMessagingProfile(id: $id) { id } }",
+    "regenerateMessagingProfileSecret": "mutation($id: ID!) { regenerateMessagingProfileSecret(id: $id) { id } }",
+    "updateShortCode": "mutation($id: ID!) { updateShortCode(id: $id, input: {messagingProfileId: null}) { id } }",
+    "updatePhoneNumberMessaging": "mutation($id: ID!) { updatePhoneNumberMessaging(id: $id, input: {tags: []}) { id } }",
+}
+REST_TEMPLATES = sorted(
+    {(op.http.method, op.http.path) for op in OPERATIONS if "{id}" in op.http.path}
+)
+
+
+@pytest.fixture(params=["asgi", "aiohttp"])
+async def gateway(
+    request: pytest.FixtureRequest, simulator: Simulator, tenants: TenantRegistry
+) -> AsyncIterator[Starlette]:
+    """The gateway over the simulator in process, or on a real socket through aiohttp (the
+    default transport, which normalises dot segments in the URLs it is given)."""
+    settings = Settings(demo=True, otel_sdk_disabled=True, rate_limit_burst=100_000)
+    if request.param == "asgi":
+        yield create_app(
+            settings, upstream_transport=httpx.ASGITransport(app=simulator.app), tenants=tenants
+        )
+        return
+    with serve(simulator.app) as url:
+        real = Settings(
+            demo=True,
+            otel_sdk_disabled=True,
+            rate_limit_burst=100_000,
+            telnyx_base_url=f"{url}/v2",  # type: ignore[arg-type]
+        )
+        transport = AiohttpTransport()
+        yield create_app(real, upstream_transport=transport, tenants=tenants)
+        await transport.aclose()
+
+
+def unexpected(simulator: Simulator) -> list[str]:
+    """Every request Telnyx saw that is not one of the operations' templates."""
+    return [
+        f"{record.method} {record.path}"
+        for record in simulator.requests
+        if not any(
+            method == record.method and pattern.fullmatch(record.path)
+            for method, pattern in TEMPLATES
+        )
+    ]
+
+
+async def raw_request(app: Starlette, method: str, raw_path: bytes, body: bytes = b"") -> int:
+    """The status of a request delivered as an HTTP server delivers it: the path bytes as
+    they came off the wire, decoded once into `path`, never normalised (no client between)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(raw_path.decode("latin-1")),
+        "raw_path": raw_path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"gateway.test"),
+            (b"authorization", f"Bearer {ALPHA_TOKEN}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+@pytest.mark.slow
+async def test_hostile_ids_on_the_rest_face_never_reach_another_endpoint(
+    gateway: Starlette, simulator: Simulator
+) -> None:
+    statuses: set[int] = set()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway),
+        base_url=GATEWAY_URL,
+        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
+    ) as client:
+        for method, template in REST_TEMPLATES:
+            for hostile in CORPUS:
+                # What may stand raw in a path stands raw (dots, slashes, %-escapes), the
+                # rest %-encoded, as a client puts it on the wire.
+                raw = quote(hostile, safe="/%:@!$&'()*+,;=.~\\")
+                path = ("/v2" + template.replace("{id}", raw)).encode()
+                body = b"{}" if method in ("PATCH", "POST") else b""
+                statuses.add(await raw_request(gateway, method, path, body))
+        # Real ids still work, so the refusals above are about the ids.
+        account = simulator.account(ALPHA_KEY)
+        real = await client.get(f"/v2/messaging_profiles/{next(iter(account.profiles))}")
+
+    assert statuses == {404}
+    assert real.status_code == 200
+    assert unexpected(simulator) == []
+    assert len(simulator.requests) == 1
+
+
+@pytest.mark.slow
+async def test_hostile_ids_on_the_graphql_face_are_bad_input_and_never_sent(
+    gateway: Starlette, simulator: Simulator
+) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway),
+        base_url=GATEWAY_URL,
+        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
+    ) as client:
+        answers = []
+        for name, document in ID_QUERIES.items():
+            for hostile in CORPUS:
+                response = await client.post(
+                    "/graphql", json={"query": document, "variables": {"id": hostile}}
+                )
+                answers.append((name, response.status_code, response.json()["errors"][0]))
+
+    assert {(status, error["extensions"]["code"]) for _, status, error in answers} == {
+        (200, "BAD_USER_INPUT")
+    }
+    assert {error["extensions"].get("field") for _, _, error in answers} == {"id"}
+    assert list(simulator.requests) == []

@@ -25,6 +25,7 @@ import aiohttp
 import httpx
 
 from bench import stack
+from gateway.config import Settings
 
 KEYS = {"a": "KEYfairA0000000000000000000000", "b": "KEYfairB0000000000000000000000"}
 PROFILES = 25
@@ -128,7 +129,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--flooders", type=int, default=3)
-    parser.add_argument("--numbers", type=int, default=NUMBERS_PER_PROFILE, help="nested first")
+    # The largest nested page the default item limit allows with PROFILES profiles.
+    items = Settings.model_fields["max_query_items"].default
+    heaviest = min(NUMBERS_PER_PROFILE, (items - PROFILES) // PROFILES)
+    parser.add_argument("--numbers", type=int, default=heaviest, help="nested first")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the gateway")
     args = parser.parse_args()
     tokens = {name: stack.new_token() for name in KEYS}

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2_000, ge=1)
     max_query_cost: int = Field(default=500, ge=1)  # worst-case upstream calls per request
+    max_query_items: int = Field(default=2_000, ge=1)  # items the answers of a request can hold
+    tenant_heavy_queries: int = Field(default=1, ge=1)  # heavy documents a tenant runs at once
     max_batch_size: int = Field(default=10, ge=0)  # 0 refuses batches
     apq_cache_bytes: int = Field(default=8 * MIB, ge=0)  # 0 turns APQ off
     apq_tenant_cache_bytes: int = Field(default=2 * MIB, ge=0)

@@ -25,6 +25,7 @@ from schema.api.mutation import Mutation
 from schema.api.query import Query
 from schema.extensions import CacheReport, OperationSpan
 from schema.limits.cost import CostLimit
+from schema.limits.turns import HeavyDocuments, Lanes
 from schema.speedups import OFF, Speedups
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def build_schema(
     settings: Settings,
     *,
     speedups: Speedups = OFF,
+    lanes: Lanes | None = None,
     tracer_provider: trace.TracerProvider | None = None,
 ) -> strawberry.Schema:
     """The schema with the settings' limits, parser and validation caches, and error edge."""
@@ -74,6 +76,7 @@ def build_schema(
         rules.append(NoSchemaIntrospectionCustomRule)
     max_tokens = settings.max_tokens
     max_cost, max_first = settings.max_query_cost, settings.max_page_size
+    max_items = settings.max_query_items
     config = StrawberryConfig(
         # Suggestions ("Did you mean ...?") would reveal the schema introspection hides.
         disable_field_suggestions=not settings.introspection,
@@ -91,7 +94,8 @@ def build_schema(
             lambda: AddValidationRules(rules),
             ParserCache,
             ValidationCache,
-            lambda: CostLimit(max_cost=max_cost, max_first=max_first),
+            lambda: CostLimit(max_cost=max_cost, max_first=max_first, max_items=max_items),
+            *([] if lanes is None else [lambda: HeavyDocuments(lanes)]),
             CacheReport,
             ErrorTranslation,
         ],

@@ -63,6 +63,7 @@ NESTED_PAGE = (
     " phoneNumbers { edges { node { id } } } shortCodes { edges { node { id } } } } } } }"
 )
 NESTED_PAGE_COST = 41
+NESTED_PAGE_ITEMS = 20 + 20 * 20 + 20 * 20  # profiles, then each one's numbers and codes
 SECRETS = (ALPHA_KEY, BETA_KEY, ALPHA_TOKEN, BETA_TOKEN)
 
 
@@ -674,6 +675,50 @@ async def test_the_operations_of_a_batch_share_one_cost_budget(
     assert (
         second["errors"]
         == error("This request could make up to 42 upstream calls; the limit is 41.")["errors"]
+    )
+
+
+async def test_item_limit(make_app: MakeApp, simulator: Simulator) -> None:
+    async with client_for(make_app(max_query_items=NESTED_PAGE_ITEMS - 1)) as client:
+        await assert_refused(
+            client,
+            simulator,
+            NESTED_PAGE,
+            "This request could return up to 820 items; the limit is 819.",
+        )
+    async with client_for(make_app(max_query_items=NESTED_PAGE_ITEMS)) as client:
+        await assert_runs(client, NESTED_PAGE)
+
+
+async def test_the_item_limit_counts_variables_and_nested_pages_once_per_parent(
+    make_app: MakeApp, simulator: Simulator
+) -> None:
+    document = (
+        "query($n: Int, $m: Int) { messagingProfiles(first: $n) { edges { node"
+        " { phoneNumbers(first: $m) { totalCount } } } } }"
+    )
+    async with client_for(make_app(max_query_items=5 + 5 * 39)) as client:
+        ok = await post(client, {"query": document, "variables": {"n": 5, "m": 39}})
+        refused = await post(client, {"query": document, "variables": {"n": 5, "m": 40}})
+    assert ok.json()["data"] is not None
+    assert refused.json()["data"] is None
+    assert (
+        refused.json()["errors"]
+        == error("This request could return up to 205 items; the limit is 200.")["errors"]
+    )
+
+
+async def test_the_operations_of_a_batch_share_one_item_budget(
+    make_app: MakeApp, simulator: Simulator
+) -> None:
+    async with client_for(make_app(max_query_items=NESTED_PAGE_ITEMS)) as client:
+        response = await post(client, [{"query": NAMES}, {"query": NESTED_PAGE}])
+    first, second = response.json()
+    assert len(first["data"]["messagingProfiles"]["edges"]) == 3
+    assert second["data"] is None
+    assert (
+        second["errors"]
+        == error("This request could return up to 840 items; the limit is 820.")["errors"]
     )
 
 

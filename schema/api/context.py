@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import strawberry
 
 from schema.api.loaders import Loaders
 from schema.limits.cost import CostBudget
+from schema.limits.turns import Turns
 
 if TYPE_CHECKING:
     from strawberry.types import ExecutionResult
@@ -27,6 +28,8 @@ class Context:
     loaders: Loaders
     max_page_size: int
     cost: CostBudget
+    # This request's share of the event loop: long work gives it back in slices.
+    turns: Turns = field(default_factory=Turns)
     # Loads, with a page of profiles, the nested pages its selection will ask for
     # (`schema.speedups.lookahead`); None leaves them to the nested resolvers.
     read_ahead: Callable[[Info, Sequence[str]], Awaitable[None]] | None = None

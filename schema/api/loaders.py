@@ -24,6 +24,7 @@ from gateway.telnyx.operations import (
 )
 from schema.api.nested import PHONE_NUMBERS, SHORT_CODES, FanIn, Nested, PageKey
 from schema.api.paging import Slice, Window, cut_window, read_window
+from schema.limits.turns import Turns
 
 if TYPE_CHECKING:
     from gateway.telnyx import Caller, TelnyxService
@@ -53,11 +54,17 @@ class Loaders:
     """The DataLoaders of one request, reading through the service as its caller."""
 
     def __init__(
-        self, service: TelnyxService, caller: Caller, *, fan_in: FanIn | None = None
+        self,
+        service: TelnyxService,
+        caller: Caller,
+        *,
+        fan_in: FanIn | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self._service = service
         self._caller = caller
         self._fan_in = fan_in
+        self._turns = turns or Turns()
         self.profile: DataLoader[str, telnyx.MessagingProfile] = DataLoader(_each(self._profile))
         self.short_code: DataLoader[str, telnyx.ShortCode] = DataLoader(_each(self._short_code))
         self.phone_number: DataLoader[str, telnyx.PhoneNumberWithMessagingSettings] = DataLoader(
@@ -122,6 +129,7 @@ class Loaders:
         fetched = await self._service.read(self._caller, nested.per_profile(profile_id, page, size))
         value = fetched.value
         self._prime(nested, value["data"])
+        await self._turns.take()
         return value
 
     async def _nested_batch(
@@ -131,7 +139,9 @@ class Loaders:
         if self._fan_in is not None and account is not None:
 
             async def read(page: int, size: int) -> telnyx.Page[T]:
-                return (await self._service.read(self._caller, account(page, size))).value
+                value = (await self._service.read(self._caller, account(page, size))).value
+                await self._turns.take()
+                return value
 
             pages = await self._fan_in.pages(
                 self._caller.tenant.id, nested.kind, keys, read, _profile_of

@@ -60,7 +60,9 @@ async def _read_list(
 
     async def fetch(page: int, size: int) -> telnyx.Page[T]:
         call = listing.model_copy(update={"page": page, "size": size})
-        return (await ctx.service.read(ctx.caller, call)).value
+        value = (await ctx.service.read(ctx.caller, call)).value
+        await ctx.turns.take()
+        return value
 
     return await read_window(win, fetch)
 

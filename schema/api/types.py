@@ -149,8 +149,20 @@ def _nested(
     ahead with the profile (`schema.speedups.lookahead`), so it completes without a
     coroutine; otherwise an awaitable."""
     win = window(nested.kind, first, after, max_first=info.context.max_page_size)
-    sliced = read_nested(info.context.loaders.nested(nested), root.id, win)
-    return connect(nested.kind, sliced, node)
+    loader = info.context.loaders.nested(nested)
+    turns = info.context.turns
+    if turns.due():
+        # Building a large page of a large answer: let other requests run first.
+        async def later() -> Connection[N]:
+            await turns.pause()
+            return await _awaited(connect(nested.kind, read_nested(loader, root.id, win), node))
+
+        return later()
+    return connect(nested.kind, read_nested(loader, root.id, win), node)
+
+
+async def _awaited(value: Connection[N] | Awaitable[Connection[N]]) -> Connection[N]:
+    return value if isinstance(value, Connection) else await value
 
 
 def _profile_phone_numbers(

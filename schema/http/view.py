@@ -34,6 +34,7 @@ from schema.http.body import check_body
 from schema.http.cached import CachedResponses
 from schema.http.documents import DocumentRefusedError, Documents, load_trusted_documents
 from schema.limits.cost import CostBudget
+from schema.limits.turns import Lanes, Turns
 from schema.speedups import speedups
 
 if TYPE_CHECKING:
@@ -78,8 +79,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         responses: ResponseCache | None = None,
     ) -> None:
         self._speedups = speedups(settings.speedups)
+        lanes = Lanes(
+            per_tenant=settings.tenant_heavy_queries,
+            heavy_items=settings.max_query_items // 4,
+            wait=settings.upstream_deadline,
+        )
         super().__init__(
-            build_schema(settings, speedups=self._speedups, tracer_provider=tracer_provider),
+            build_schema(
+                settings, speedups=self._speedups, lanes=lanes, tracer_provider=tracer_provider
+            ),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(),
         )
@@ -87,6 +95,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._tenants = tenants
         self._max_page_size = settings.max_page_size
         self._max_query_cost = settings.max_query_cost
+        self._max_query_items = settings.max_query_items
         self._max_batch_size = settings.max_batch_size
         self._rate_limiter = rate_limiter
         self._documents = documents or Documents(
@@ -140,12 +149,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 hit = self._cached.serve(cacheable, max_age=self._service.ttl_cap)
                 if hit is not None:
                     return hit
+        turns = Turns()
         context = Context(
             service=self._service,
             caller=caller,
-            loaders=Loaders(self._service, caller, fan_in=self._fan_in),
+            loaders=Loaders(self._service, caller, fan_in=self._fan_in, turns=turns),
             max_page_size=self._max_page_size,
-            cost=CostBudget(self._max_query_cost),
+            cost=CostBudget(self._max_query_cost, self._max_query_items),
+            turns=turns,
             read_ahead=self._speedups.read_ahead,
         )
         try:

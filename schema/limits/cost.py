@@ -1,4 +1,5 @@
-"""The cost limit: the most upstream calls a document can cause, counted before any is made.
+"""The cost limit: the most upstream calls a document can cause, and the most items its
+answer can hold, counted before anything is sent.
 
 Telnyx is hurt by fan-out, not by field counts, so a document's cost is the number of
 Telnyx reads and writes it can cause in the worst case:
@@ -78,10 +79,15 @@ def window_reads(first: int, *, after: bool) -> int:
 
 @dataclass(slots=True)
 class CostBudget:
-    """What one request may still spend, across the operations of a batch."""
+    """What one request may still spend, across the operations of a batch: upstream calls
+    (`limit`) and items its answers may hold (`items_limit`)."""
 
     limit: int
+    items_limit: int = 2_000
     spent: int = 0
+    items: int = 0
+    # The items of the operation sized last (the one about to run).
+    last_items: int = 0
 
 
 class _Counter:
@@ -100,6 +106,8 @@ class _Counter:
         self._variables = variables
         self._defaults = defaults
         self._max_first = max_first
+        # Items the answer can hold: every connection's `first`, once per parent.
+        self.items = 0
 
     def _value(self, node: ValueNode | None) -> Any:
         if isinstance(node, VariableNode):
@@ -169,12 +177,44 @@ class _Counter:
                 first = self._first(field)
                 after = self._argument(field, "after") is not None
                 total += many * window_reads(first, after=after)
+                self.items += many * first
                 total += self.count(child, field.selection_set, many, seen, per_edge=first)
                 continue
             if (parent_type.name, name) in self._resolved:
                 total += many
             total += self.count(child, field.selection_set, many, seen)
         return total
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """What an operation can cost at most: upstream calls, and items in its answer."""
+
+    calls: int
+    items: int
+
+
+def operation_size(
+    schema: GraphQLSchema,
+    resolved: frozenset[tuple[str, str]],
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any] | None,
+    *,
+    max_first: int,
+) -> Size:
+    """The most upstream calls `operation` makes with these variables, and the most items
+    (the edges of its connections, nested ones once per parent) its answer holds: the work
+    of building the answer grows with those."""
+    defaults = {
+        definition.variable.name.value: definition.default_value
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    counter = _Counter(schema, resolved, fragments, variables or {}, defaults, max_first)
+    root = schema.get_root_type(operation.operation)
+    calls = 0 if root is None else counter.count(root, operation.selection_set, 1)
+    return Size(calls, counter.items)
 
 
 def operation_cost(
@@ -187,14 +227,8 @@ def operation_cost(
     max_first: int,
 ) -> int:
     """The worst-case number of upstream calls `operation` makes with these variables."""
-    defaults = {
-        definition.variable.name.value: definition.default_value
-        for definition in operation.variable_definitions or ()
-        if definition.default_value is not None
-    }
-    counter = _Counter(schema, resolved, fragments, variables or {}, defaults, max_first)
-    root = schema.get_root_type(operation.operation)
-    return 0 if root is None else counter.count(root, operation.selection_set, 1)
+    size = operation_size(schema, resolved, operation, fragments, variables, max_first=max_first)
+    return size.calls
 
 
 class CostLimit(SchemaExtension):
@@ -204,9 +238,10 @@ class CostLimit(SchemaExtension):
     reaches execution and nothing is sent upstream.
     """
 
-    def __init__(self, *, max_cost: int, max_first: int) -> None:
+    def __init__(self, *, max_cost: int, max_first: int, max_items: int = 2_000) -> None:
         self._max_cost = max_cost
         self._max_first = max_first
+        self._max_items = max_items
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -224,10 +259,12 @@ class CostLimit(SchemaExtension):
             if isinstance(definition, FragmentDefinitionNode)
         }
         request = context.context
-        budget: CostBudget = getattr(request, "cost", None) or CostBudget(self._max_cost)
+        budget: CostBudget = getattr(request, "cost", None) or CostBudget(
+            self._max_cost, self._max_items
+        )
         max_first = getattr(request, "max_page_size", self._max_first)
         schema = context.schema._schema
-        cost = operation_cost(
+        size = operation_size(
             schema,
             resolved_fields(schema),
             operation,
@@ -235,15 +272,19 @@ class CostLimit(SchemaExtension):
             context.variables,
             max_first=max_first,
         )
-        total = budget.spent + cost
-        if total > budget.limit:
-            context.pre_execution_errors = [
-                GraphQLError(
-                    f"This request could make up to {total} upstream calls; "
-                    f"the limit is {budget.limit}.",
-                    extensions={"code": BAD_USER_INPUT},
-                )
-            ]
+        calls, items = budget.spent + size.calls, budget.items + size.items
+        if calls > budget.limit:
+            message = (
+                f"This request could make up to {calls} upstream calls; "
+                f"the limit is {budget.limit}."
+            )
+        elif items > budget.items_limit:
+            message = (
+                f"This request could return up to {items} items; the limit is {budget.items_limit}."
+            )
         else:
-            budget.spent = total
+            budget.spent, budget.items, budget.last_items = calls, items, size.items
+            yield
+            return
+        context.pre_execution_errors = [GraphQLError(message, extensions={"code": BAD_USER_INPUT})]
         yield

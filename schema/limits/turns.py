@@ -1,0 +1,123 @@
+"""Sharing the CPU: long work takes turns with other requests, and a tenant's heavy
+documents run a few at a time.
+
+The gateway answers every request on one event loop. A document that builds a large
+answer from cached reads never waits for anything, so without help it would hold the loop
+for its whole run, and every other tenant's requests with it. Two things bound that:
+
+- `Turns`: a request's long work (reading many pages, building large connections) gives
+  the loop back whenever it has held it for `SLICE` seconds, so other requests wait for at
+  most a slice, not for a whole answer;
+- `Lanes`: documents whose answers can hold many items (more than a quarter of the item
+  limit) run at most `per_tenant` at a time for each tenant; the others wait their turn,
+  for at most `wait` seconds, then are refused as rate limited. One tenant flooding heavy
+  documents then takes one slice in turn with everyone else, not one per request it sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from schema.api.errors import RATE_LIMITED
+
+SLICE = 0.002
+
+
+class Turns:
+    """One request's share of the loop: `take` gives it back once the slice is used."""
+
+    def __init__(
+        self, *, length: float = SLICE, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self._length = length
+        self._clock = clock
+        self._since = clock()
+
+    def due(self) -> bool:
+        return self._clock() - self._since > self._length
+
+    async def pause(self) -> None:
+        await asyncio.sleep(0)
+        self._since = self._clock()
+
+    async def take(self) -> None:
+        """Let other requests run, if this one has held the loop for its slice."""
+        if self.due():
+            await self.pause()
+
+
+class Lanes:
+    """Per tenant, how many heavy documents may run at once."""
+
+    def __init__(self, *, per_tenant: int, heavy_items: int, wait: float) -> None:
+        self.heavy_items = heavy_items
+        self._per_tenant = per_tenant
+        self._wait = wait
+        # One small semaphore per tenant that ever ran a heavy document: the tenants file
+        # bounds them.
+        self._lanes: dict[str, asyncio.Semaphore] = {}
+
+    async def enter(self, tenant: str) -> bool:
+        """Take one of the tenant's lanes, waiting at most `wait`; whether it was taken."""
+        lane = self._lanes.get(tenant)
+        if lane is None:
+            lane = self._lanes[tenant] = asyncio.Semaphore(self._per_tenant)
+        try:
+            async with asyncio.timeout(self._wait):
+                await lane.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    def leave(self, tenant: str) -> None:
+        self._lanes[tenant].release()
+
+
+class HeavyDocuments(SchemaExtension):
+    """Runs a heavy document only once its tenant has a free lane (see `Lanes`).
+
+    After the cost limit, which sizes the document; the lane is held until the operation
+    ends, whatever happens.
+    """
+
+    def __init__(self, lanes: Lanes) -> None:
+        self._lanes = lanes
+        self._held: str | None = None
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        request = context.context
+        cost = getattr(request, "cost", None)
+        caller = getattr(request, "caller", None)
+        if (
+            context.pre_execution_errors
+            or cost is None
+            or caller is None
+            or cost.last_items <= self._lanes.heavy_items
+        ):
+            yield
+            return
+        tenant = caller.tenant.id
+        if await self._lanes.enter(tenant):
+            self._held = tenant
+        else:
+            context.pre_execution_errors = [
+                GraphQLError(
+                    "Too many large documents of this tenant are running; retry later.",
+                    extensions={"code": RATE_LIMITED, "retryAfter": 1},
+                )
+            ]
+        yield
+
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self._held is not None:
+                self._lanes.leave(self._held)
+                self._held = None

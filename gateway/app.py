@@ -31,6 +31,7 @@ from gateway.telemetry import (
     ServerTelemetry,
     Telemetry,
     build_telemetry,
+    log_span_destination,
 )
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
@@ -195,6 +196,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        log_span_destination(settings)
         if coherence is not None:
             await coherence.start()
         try:

@@ -83,6 +83,7 @@ def serve() -> None:
     import uvicorn
 
     from gateway.app import DEMO_TENANT_ID, create_app
+    from gateway.reload import reload_on_sighup
     from gateway.telemetry import configure_logging
     from gateway.tenancy import TenantsFileError
     from schema.http.documents import TrustedDocumentsError
@@ -94,6 +95,7 @@ def serve() -> None:
     except (TenantsFileError, TrustedDocumentsError) as exc:
         sys.exit(str(exc))
     ensure_port_free(settings.host, settings.port)
+    reload_on_sighup(app.state.tenants_reloader)
     if settings.is_demo:
         url = f"http://{settings.host}:{settings.port}"
         query = (

@@ -46,7 +46,15 @@ class Settings(BaseSettings):
     tenants_file: Path | None = Field(
         default=None,
         description="the JSON file of tenants, token hashes and Telnyx keys (format: the README's Tenants section); "
-        "required unless demo mode is on",
+        "required unless demo mode is on. It is reloaded without a restart on SIGHUP and when "
+        "it or a key file it names changes",
+    )
+    tenants_reload_interval: float = Field(
+        default=0.5,
+        ge=0,
+        description="seconds between checks of the tenants file and its key files for changes "
+        "(content, not only timestamps, so Kubernetes' in-place Secret updates are seen); "
+        "`0` checks only on SIGHUP",
     )
     demo: bool | None = Field(
         default=None,  # resolved below: true exactly when no tenants file is given

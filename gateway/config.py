@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     shutdown_grace_period: int = Field(
         default=20, ge=0, description="seconds in-flight requests get to finish after SIGTERM"
     )
+    shutdown_budget: float = Field(
+        default=25.0,
+        ge=1,
+        description="seconds from SIGTERM to exit, everything included: the drain of requests "
+        "in flight, the span flush and the metrics flush share it, each export bounded, so the "
+        "process exits within it even when a collector hangs; the deploy files' grace periods "
+        "are derived from it (deploy/README.md)",
+    )
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="a second listener serving `/metrics`, `/healthz` and `/readyz` only, for "
+        "scrapers and probes; `/metrics` is not served on `GATEWAY_PORT`; `0` turns it off",
+    )
 
     # Tenants and demo mode
     tenants_file: Path | None = Field(

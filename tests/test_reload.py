@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.reload import InFlight, TenantsReloader, fingerprint
+from gateway.reload import Fingerprint, InFlight, TenantsReloader
 from gateway.simulator import Simulator
 from gateway.tenancy import TenantRegistry
 from tests.conftest import client_for
@@ -61,11 +61,12 @@ def test_a_secret_volume_update_is_a_change_even_with_the_same_size_and_times(
             {"tenants": [{"id": "a", "token_sha256": sha("t"), "telnyx_api_key_file": "key"}]}
         )
     )
-    before = fingerprint(path)
-    assert fingerprint(path) == before
+    fingerprint = Fingerprint(path)
+    before = fingerprint()
+    assert fingerprint() == before
     (tmp_path / "..data_tmp").symlink_to("..v2")
     os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
-    assert fingerprint(path) != before
+    assert fingerprint() != before
 
 
 def test_a_key_file_that_appears_is_a_change(tmp_path: Path) -> None:
@@ -73,9 +74,10 @@ def test_a_key_file_that_appears_is_a_change(tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"tenants": [{"id": "a", "token_sha256": sha("t"), "telnyx_api_key_file": "k"}]})
     )
-    missing = fingerprint(path)
+    fingerprint = Fingerprint(path)
+    missing = fingerprint()
     (tmp_path / "k").write_text("KEYkkkk")
-    assert fingerprint(path) != missing
+    assert fingerprint() != missing
 
 
 # --- requests in flight ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport clean
+.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench: $(VENV)/.dev
 
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport
+
+bench-reload: $(VENV)/.dev
+	$(BIN)/python -m bench.reload
 
 # Regenerates both lock files from pyproject.toml (needs uv: pip install uv).
 lock:

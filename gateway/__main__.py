@@ -1,15 +1,24 @@
-"""Command line: ``python -m gateway serve | simulate | export-schema | new-token``."""
+"""Command line: python -m gateway serve | simulate | export-schema | new-token."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import signal
+import socket
 import sys
+import textwrap
 
 from pydantic import ValidationError
 
-from gateway.config import Settings
+from gateway.config import Settings, documented, variable
+
+DESCRIPTION = "The Telnyx messaging gateway: serve it, its Telnyx simulator, or its schema."
+SERVE_DESCRIPTION = (
+    "Serve the gateway. Every setting is an environment variable; the README's settings "
+    "table says the same as this list."
+)
 
 
 def _settings() -> Settings:
@@ -17,17 +26,64 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"GATEWAY_{'_'.join(str(p) for p in error['loc']).upper() or 'SETTINGS'}: "
-            f"{error['msg']}"
+            _problem(error["loc"], error["msg"])
             for error in exc.errors(include_url=False, include_input=False)
         )
         sys.exit(f"invalid settings: {problems}")
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    if not loc:  # a rule across settings; its message names them
+        return message
+    return f"{variable(str(loc[0]))}: {message}"
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("`", "")
+
+
+def settings_help(width: int = 79) -> str:
+    """Every setting with its default and meaning, for ``serve --help``."""
+    lines = ["settings (environment variables):"]
+    for setting in documented():
+        lines.append(f"  {setting.variable} (default: {_plain(setting.default)})")
+        lines.extend(
+            textwrap.wrap(
+                _plain(setting.meaning),
+                width=width,
+                initial_indent="      ",
+                subsequent_indent="      ",
+            )
+        )
+    return "\n".join(lines)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Exit, naming the address, when the server could not listen there: checked before
+    anything is printed that invites a caller to connect."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server sets it: a port left in TIME_WAIT by a previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "another process is listening on it (choose another with GATEWAY_PORT)"
+                if exc.errno == errno.EADDRINUSE
+                else exc.strerror
+            )
+            sys.exit(f"cannot listen on {host} port {port}: {reason}")
 
 
 def serve() -> None:
     import uvicorn
 
     from gateway.app import DEMO_TENANT_ID, create_app
+    from gateway.reload import reload_on_sighup
     from gateway.telemetry import configure_logging
     from gateway.tenancy import TenantsFileError
     from schema.http.documents import TrustedDocumentsError
@@ -38,6 +94,8 @@ def serve() -> None:
         app = create_app(settings)
     except (TenantsFileError, TrustedDocumentsError) as exc:
         sys.exit(str(exc))
+    ensure_port_free(settings.host, settings.port)
+    reload_on_sighup(app.state.tenants_reloader)
     if settings.is_demo:
         url = f"http://{settings.host}:{settings.port}"
         query = (
@@ -92,9 +150,15 @@ def new_token() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the gateway (settings from GATEWAY_* variables)")
+    commands.add_parser(
+        "serve",
+        help="serve the gateway (settings from GATEWAY_* and OTEL_* variables)",
+        description=textwrap.fill(SERVE_DESCRIPTION, width=79),
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     simulator = commands.add_parser("simulate", help="serve the Telnyx simulator alone")
     simulator.add_argument("--port", type=int, default=12111)
     simulator.add_argument("--host", default="127.0.0.1")

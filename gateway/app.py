@@ -21,6 +21,7 @@ from gateway.config import Settings
 from gateway.errors import AuthenticationError
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import RateLimiter
+from gateway.reload import CountInFlight, TenantsReloader
 from gateway.responses import ResponseCache
 from gateway.rest import ANY_METHOD, create_rest_app
 from gateway.rest import error_response as rest_error_response
@@ -31,6 +32,7 @@ from gateway.telemetry import (
     ServerTelemetry,
     Telemetry,
     build_telemetry,
+    log_span_destination,
 )
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
@@ -113,6 +115,11 @@ def create_app(
 ) -> Starlette:
     """Build the gateway. Tests inject the upstream transport, the tenants and telemetry."""
     telemetry = telemetry or build_telemetry(settings)
+    reloader: TenantsReloader | None = None
+    if tenants is None and settings.tenants_file is not None:
+        # Tenants from a file follow it while serving (gateway/reload.py).
+        reloader = TenantsReloader(settings.tenants_file, interval=settings.tenants_reload_interval)
+        tenants = reloader.registry
     tenants = tenants or load_tenants(settings)
     base_url = settings.base_url
     if upstream_transport is None and settings.is_demo:
@@ -167,6 +174,9 @@ def create_app(
     if coherence is not None:
         # Until the first subscription succeeds, other replicas' writes cannot reach us.
         service.cap_ttl(settings.redis_down_ttl)
+    if reloader is not None:
+        # A tenant that is gone or has another key must not be served what the old key read.
+        reloader.on_forget(cache.clear)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -195,11 +205,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        log_span_destination(settings)
         if coherence is not None:
             await coherence.start()
+        if reloader is not None:
+            await reloader.start()
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.stop()
             if coherence is not None:
                 await coherence.stop()
             await rate_limiter.aclose()
@@ -226,6 +241,8 @@ def create_app(
         ],
         exception_handlers={404: _not_found},
         middleware=[
+            # Counts requests before anything authenticates them (gateway/reload.py).
+            *([] if reloader is None else [Middleware(CountInFlight, inflight=reloader.inflight)]),
             Middleware(
                 ServerTelemetry,
                 tracer_provider=telemetry.tracer_provider,
@@ -241,4 +258,5 @@ def create_app(
     app.state.cache = cache
     app.state.responses = responses
     app.state.telemetry = telemetry
+    app.state.tenants_reloader = reloader
     return app

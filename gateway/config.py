@@ -1,15 +1,27 @@
-"""Settings: the one module that reads the environment (prefix ``GATEWAY_``)."""
+"""Settings: the one module that reads the environment (prefix ``GATEWAY_``).
+
+Each field's `description` is its documentation: the README's settings table and
+``python -m gateway serve --help`` are both rendered from it (`documented`), and a test
+keeps the README in step.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TELNYX_BASE_URL = "https://api.telnyx.com/v2"
 MIB = 1024 * 1024
+# Where a default is computed rather than a value, the table says how, in these words.
+_SHOWN = "shown_default"
+
+
+def _shown(text: str) -> dict[str, Any]:
+    return {_SHOWN: text}
 
 
 class Settings(BaseSettings):
@@ -20,81 +32,325 @@ class Settings(BaseSettings):
     )
 
     # Serving
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    shutdown_grace_period: int = Field(default=20, ge=0)
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="`debug`, `info`, `warning` or `error`; logs are JSON lines on stderr",
+    )
+    shutdown_grace_period: int = Field(
+        default=20, ge=0, description="seconds in-flight requests get to finish after SIGTERM"
+    )
+    shutdown_budget: float = Field(
+        default=25.0,
+        ge=1,
+        description="seconds from SIGTERM to exit, everything included: the drain of requests "
+        "in flight, the span flush and the metrics flush share it, each export bounded, so the "
+        "process exits within it even when a collector hangs; the deploy files' grace periods "
+        "are derived from it (deploy/README.md)",
+    )
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="a second listener serving `/metrics`, `/healthz` and `/readyz` only, for "
+        "scrapers and probes; `/metrics` is not served on `GATEWAY_PORT`; `0` turns it off",
+    )
 
     # Tenants and demo mode
-    tenants_file: Path | None = None
-    demo: bool | None = None  # resolved below: true exactly when no tenants file is given
-    demo_token: str = "demo-token"  # noqa: S105  -- demo only; refused outside demo mode
+    tenants_file: Path | None = Field(
+        default=None,
+        description="the JSON file of tenants, token hashes and Telnyx keys (format: the README's Tenants section); "
+        "required unless demo mode is on. It is reloaded without a restart on SIGHUP and when "
+        "it or a key file it names changes",
+    )
+    tenants_reload_interval: float = Field(
+        default=0.5,
+        ge=0,
+        description="seconds between checks of the tenants file and its key files for changes "
+        "(content, not only timestamps, so Kubernetes' in-place Secret updates are seen); "
+        "`0` checks only on SIGHUP",
+    )
+    demo: bool | None = Field(
+        default=None,  # resolved below: true exactly when no tenants file is given
+        description="demo mode: the embedded simulator as upstream and one demo tenant",
+        json_schema_extra=_shown("true when no tenants file is given"),
+    )
+    demo_token: str = Field(
+        default="demo-token",
+        description="the demo tenant's bearer token (demo mode only)",
+    )
 
     # Upstream (Telnyx)
-    telnyx_base_url: HttpUrl = HttpUrl(DEFAULT_TELNYX_BASE_URL)
-    upstream_connect_timeout: float = Field(default=5.0, gt=0)
-    upstream_timeout: float = Field(default=10.0, gt=0)
-    upstream_deadline: float = Field(default=20.0, gt=0)
-    upstream_max_retries: int = Field(default=2, ge=0, le=10)
-    upstream_max_retry_delay: float = Field(default=8.0, ge=0)
-    upstream_retry_budget_ratio: float = Field(default=0.2, ge=0)
-    upstream_retry_budget_min_per_second: float = Field(default=10.0, ge=0)
-    upstream_max_connections: int = Field(default=100, ge=1)
-    upstream_max_keepalive: int = Field(default=50, ge=0)
-    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    tenant_upstream_concurrency: int = Field(default=16, ge=1)
+    telnyx_base_url: HttpUrl = Field(
+        default=HttpUrl(DEFAULT_TELNYX_BASE_URL),
+        description="Telnyx's base URL, version prefix included",
+    )
+    upstream_connect_timeout: float = Field(
+        default=5.0, gt=0, description="seconds to open a connection to Telnyx"
+    )
+    upstream_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds one attempt may take to read, write or wait for a pooled connection",
+    )
+    upstream_deadline: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds one call may take in all, retries and backoff included",
+    )
+    upstream_max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="retries after the first attempt (as the official SDKs)",
+    )
+    upstream_max_retry_delay: float = Field(
+        default=8.0, ge=0, description="cap of the exponential backoff, seconds"
+    )
+    upstream_retry_budget_ratio: float = Field(
+        default=0.2,
+        ge=0,
+        description="retries per tenant as a share of its calls: each call earns this much of "
+        "a retry, so an outage is not multiplied by retries",
+    )
+    upstream_retry_budget_min_per_second: float = Field(
+        default=10.0,
+        ge=0,
+        description="retries per tenant per second allowed whatever the traffic (the budget "
+        "holds at most ten seconds of them)",
+    )
+    upstream_max_connections: int = Field(
+        default=100, ge=1, description="connection pool size to Telnyx"
+    )
+    upstream_max_keepalive: int = Field(
+        default=50, ge=0, description="idle keep-alive connections kept open"
+    )
+    upstream_transport: Literal["aiohttp", "httpx"] = Field(
+        default="aiohttp",
+        description="`aiohttp` (httpx API over aiohttp, measured faster) or `httpx`",
+    )
+    tenant_upstream_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="concurrent upstream calls per tenant, so one tenant cannot starve others",
+    )
 
     # Cache
     # Byte budgets: what the kept entries cost in memory, in total and per tenant.
-    cache_max_bytes: int = Field(default=96 * MIB, ge=0)  # 0 disables caching
-    cache_tenant_max_bytes: int = Field(default=24 * MIB, ge=0)
-    cache_ttl_profiles: float = Field(default=30.0, ge=0)
-    cache_ttl_short_codes: float = Field(default=30.0, ge=0)
-    cache_ttl_phone_numbers: float = Field(default=30.0, ge=0)
-    cache_stale_if_error: float = Field(default=300.0, ge=0)
+    cache_max_bytes: int = Field(
+        default=96 * MIB,
+        ge=0,
+        description="memory the cached upstream reads may take, all tenants together: each "
+        "costs the bytes Telnyx sent plus its key and bookkeeping (least recently used go "
+        "first); `0` disables caching",
+    )
+    cache_tenant_max_bytes: int = Field(
+        default=24 * MIB,
+        ge=0,
+        description="the most of it one tenant's reads may take: past it that tenant's own "
+        "least recently used reads go, never another tenant's",
+    )
+    cache_ttl_profiles: float = Field(
+        default=30.0, ge=0, description="seconds a messaging-profile read stays fresh"
+    )
+    cache_ttl_short_codes: float = Field(
+        default=30.0, ge=0, description="seconds a short-code read stays fresh"
+    )
+    cache_ttl_phone_numbers: float = Field(
+        default=30.0, ge=0, description="seconds a phone-number read stays fresh"
+    )
+    cache_stale_if_error: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds after expiry an entry may still be served when Telnyx is unavailable",
+    )
 
     # GraphQL
-    graphiql: bool | None = None  # defaults to the demo flag
-    introspection: bool | None = None  # defaults to the demo flag
-    max_page_size: int = Field(default=100, ge=1, le=1000)
-    max_query_depth: int = Field(default=10, ge=1)
-    max_aliases: int = Field(default=30, ge=1)
-    max_tokens: int = Field(default=2_000, ge=1)
-    max_query_cost: int = Field(default=500, ge=1)  # worst-case upstream calls per request
-    max_query_items: int = Field(default=2_000, ge=1)  # items the answers of a request can hold
-    tenant_heavy_queries: int = Field(default=1, ge=1)  # heavy documents a tenant runs at once
-    max_batch_size: int = Field(default=10, ge=0)  # 0 refuses batches
-    apq_cache_bytes: int = Field(default=8 * MIB, ge=0)  # 0 turns APQ off
-    apq_tenant_cache_bytes: int = Field(default=2 * MIB, ge=0)
-    trusted_documents_file: Path | None = None
-    trusted_documents_only: bool = False
-    response_cache_max_bytes: int = Field(default=32 * MIB, ge=0)  # 0 turns it off
-    response_cache_tenant_max_bytes: int = Field(default=8 * MIB, ge=0)
-    nested_fan_in: bool = True  # nested lists of many profiles from the account-wide lists
+    graphiql: bool | None = Field(
+        default=None,
+        description="serve GraphiQL on `GET /graphql`",
+        json_schema_extra=_shown("the demo flag"),
+    )
+    introspection: bool | None = Field(
+        default=None,
+        description="allow GraphQL introspection",
+        json_schema_extra=_shown("the demo flag"),
+    )
+    max_page_size: int = Field(
+        default=100, ge=1, le=1000, description="largest `first` a GraphQL connection accepts"
+    )
+    max_query_depth: int = Field(default=10, ge=1, description="deepest GraphQL query accepted")
+    max_aliases: int = Field(default=30, ge=1, description="most aliases in one GraphQL document")
+    max_tokens: int = Field(default=2_000, ge=1, description="most tokens in one GraphQL document")
+    max_query_cost: int = Field(
+        default=500,
+        ge=1,
+        description="most upstream calls one GraphQL request may cause in the worst case (each "
+        "page read, lookup and write counts, nested lists once per parent); over it the request "
+        "is refused with `BAD_USER_INPUT` before any call; the operations of a batch share it",
+    )
+    max_query_items: int = Field(
+        default=2_000,
+        ge=1,
+        description="most items the answers of one GraphQL request may hold in the worst case: "
+        "every connection's `first`, nested ones once per parent (`messagingProfiles(first: "
+        "20) { phoneNumbers(first: 50) }` holds 20 + 20 x 50 = 1,020); building an answer costs "
+        "CPU by its items, so this keeps one request from holding the server for long; over it "
+        "the request is refused with `BAD_USER_INPUT` before any call; the operations of a "
+        "batch share it",
+    )
+    tenant_heavy_queries: int = Field(
+        default=1,
+        ge=1,
+        description="GraphQL documents whose answers can hold more than a quarter of "
+        "`GATEWAY_MAX_QUERY_ITEMS` that one tenant may run at once; the others wait their turn "
+        "(at most `GATEWAY_UPSTREAM_DEADLINE`, then `RATE_LIMITED`), so one tenant flooding "
+        "large queries cannot take the CPU from the others",
+    )
+    max_batch_size: int = Field(
+        default=10,
+        ge=0,
+        description="most operations in one batched GraphQL request (a JSON array); `0` "
+        "refuses batches",
+    )
+    apq_cache_bytes: int = Field(
+        default=8 * MIB,
+        ge=0,
+        description="memory the documents registered through Apollo's automatic persisted "
+        "queries may take, all tenants together (each costs its text, its hash and key, and "
+        "bookkeeping), least recently used first out; `0` turns APQ off "
+        "(`PERSISTED_QUERY_NOT_SUPPORTED`)",
+    )
+    apq_tenant_cache_bytes: int = Field(
+        default=2 * MIB, ge=0, description="the most of it one tenant's documents may take"
+    )
+    trusted_documents_file: Path | None = Field(
+        default=None,
+        description='trusted GraphQL documents, checked at start-up: `{"<sha256>": '
+        '"<document>"}` or an Apollo persisted query manifest; they run by hash for every '
+        "tenant",
+    )
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="run only the trusted documents (by hash or full text); anything else is "
+        "refused with `BAD_USER_INPUT`, and APQ registration is off",
+    )
+    response_cache_max_bytes: int = Field(
+        default=32 * MIB,
+        ge=0,
+        description="memory the whole GraphQL query responses kept may take, all tenants "
+        "together (least recently used go first); a repeated query (same tenant, document, "
+        "variables and operation name) is answered without being parsed or run. An answer is "
+        "kept until the first of its upstream reads stops being fresh, and every write (through "
+        "either face, on any replica) evicts the answers that read what it changed; answers "
+        "with errors or stale data, mutations and batches are never kept, and `Cache-Control: "
+        "no-cache` bypasses and refreshes it; `0` turns it off",
+    )
+    response_cache_tenant_max_bytes: int = Field(
+        default=8 * MIB, ge=0, description="the most of it one tenant's responses may take"
+    )
+    nested_fan_in: bool = Field(
+        default=True,
+        description="a page of profiles asking for their `phoneNumbers` or `shortCodes` reads "
+        "the account's whole list (`GET /phone_numbers/messaging`, `GET /short_codes`, 250 a "
+        "page) and groups it by profile, when that takes fewer calls than one per profile; "
+        "same answers either way; `false` always reads per profile",
+    )
     # Speed-ups that reach into libraries' internals (schema.speedups, gateway.otlp).
-    speedups: bool = True
+    speedups: bool = Field(
+        default=True,
+        description="the speed-ups that reach into libraries' internals (graphql-core's "
+        "executor, strawberry's request parsing, the OTLP span encoder; see "
+        "`schema/speedups/__init__.py` and `bench/README.md`); `false` runs the libraries' own "
+        "code paths, should an upgrade break one",
+    )
 
     # Request limits
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    rate_limit_per_second: float = Field(default=50.0, gt=0)
-    rate_limit_burst: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="largest request body accepted"
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        gt=0,
+        description="each tenant's sustained request rate (token bucket); a tenant's "
+        '`"rate_limit": {"per_second": x, "burst": y}` in the tenants file overrides it; over '
+        "it: 429 with `Retry-After`",
+    )
+    rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="requests a tenant may make at once before its rate applies",
+    )
 
     # Cross-replica coherence
-    redis_url: str | None = None
-    redis_down_ttl: float = Field(default=5.0, ge=0)  # cache freshness while Redis is away
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by the replicas (e.g. `redis://redis:6379/0`): every write's "
+        "invalidation is published to all replicas, and rate limits are one bucket per tenant "
+        "across them. Without it each replica runs alone. If Redis goes away, replicas keep "
+        'serving with local rate limits and short cache TTLs, report `"redis": "down"` in '
+        "`/readyz` and `gateway_redis_up 0` in `/metrics`, and drop their caches when it "
+        "returns",
+    )
+    redis_down_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        description="seconds a cached read stays fresh while Redis is unreachable (writes on "
+        "other replicas cannot evict it then)",
+    )
 
     # Telemetry: the standard OpenTelemetry variables, read here and nowhere else.
     otel_service_name: str = Field(
-        default="telnyx-messaging-gateway", validation_alias="OTEL_SERVICE_NAME"
+        default="telnyx-messaging-gateway",
+        validation_alias="OTEL_SERVICE_NAME",
+        description="the traces' and metrics' `service.name`",
     )
     otel_exporter_otlp_endpoint: str | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="export spans over OTLP/HTTP to this base URL (`/v1/traces` is appended); "
+        "the other standard `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, compression) "
+        "apply",
     )
     otel_exporter_otlp_traces_endpoint: str | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        description="export spans over OTLP/HTTP to exactly this URL (over "
+        "`OTEL_EXPORTER_OTLP_ENDPOINT`)",
     )
-    otel_traces_exporter: str = Field(default="otlp", validation_alias="OTEL_TRACES_EXPORTER")
-    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str = Field(
+        default="otlp",
+        validation_alias="OTEL_TRACES_EXPORTER",
+        description="`otlp`, `console`, both comma-separated, or `none`; `otlp` without an "
+        "endpoint exports nothing, and a line at start-up says where spans go",
+    )
+    otel_sdk_disabled: bool = Field(
+        default=False,
+        validation_alias="OTEL_SDK_DISABLED",
+        description="`true`: no spans are made or exported (log lines carry no trace ids); "
+        "`/metrics` is still served. `OTEL_TRACES_EXPORTER=none` stops only the export",
+    )
+
+    @field_validator("tenants_file", "trusted_documents_file", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: object) -> object:
+        # An empty variable would become Path("."), the working directory.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give a file's path, or leave the variable unset")
+        return value
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporters(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",")]
+        unknown = [name for name in names if name not in TRACES_EXPORTERS]
+        if unknown:
+            raise ValueError(
+                f"unknown exporter {unknown[0]!r}: give otlp, console, both "
+                "comma-separated, or none"
+            )
+        return value
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Settings:
@@ -120,3 +376,47 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The Telnyx base URL with no trailing slash; operation paths are appended to it."""
         return str(self.telnyx_base_url).rstrip("/")
+
+
+TRACES_EXPORTERS = frozenset({"otlp", "console", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class Documented:
+    """One setting as the README and ``serve --help`` show it."""
+
+    variable: str
+    default: str  # Markdown: a value in backticks, or words saying how it is chosen
+    meaning: str  # Markdown
+
+
+def variable(field_name: str) -> str:
+    """The environment variable of a Settings field (or of an alias, given as is)."""
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return field_name
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else f"GATEWAY_{field_name.upper()}"
+
+
+def _default_text(default: object) -> str:
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, float) and default.is_integer():
+        return f"`{int(default)}`"
+    if isinstance(default, int) and default >= MIB and default % MIB == 0:
+        return f"`{default}` ({default // MIB} MiB)"
+    return f"`{default}`"
+
+
+def documented() -> list[Documented]:
+    """Every setting, in the order of `Settings`, from the fields' metadata."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = extra.get(_SHOWN)
+        default = shown if isinstance(shown, str) else _default_text(field.default)
+        rows.append(Documented(variable(name), default, field.description or ""))
+    return rows

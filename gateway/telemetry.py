@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -49,6 +49,7 @@ PHONE_NUMBER = re.compile(r"\+?[0-9]{7,15}")
 REDACTED = "REDACTED"
 
 access_log = logging.getLogger("gateway.access")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -79,12 +80,55 @@ def otlp_traces_endpoint(settings: Settings) -> str | None:
     return None
 
 
+def _exporter_names(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.otel_traces_exporter.split(",")]
+
+
+def _host(url: str) -> str:
+    """Host and port of a URL, nothing else: its user info, path or query may hold secrets."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        return "an endpoint that is not a URL"
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return host if port is None else f"{host}:{port}"
+
+
+def log_span_destination(settings: Settings) -> None:
+    """Say at start-up where spans go, or that they go nowhere; an endpoint by its host only,
+    never its headers."""
+    if settings.otel_sdk_disabled:
+        log.info("spans: none recorded or exported (OTEL_SDK_DISABLED=true)")
+        return
+    names = _exporter_names(settings)
+    places = []
+    if "console" in names:
+        places.append("written to stdout (OTEL_TRACES_EXPORTER has console)")
+    endpoint = otlp_traces_endpoint(settings)
+    if "otlp" in names and endpoint:
+        places.append(f"exported over OTLP/HTTP to {_host(endpoint)}")
+    if "otlp" in names and not endpoint:
+        log.warning(
+            "spans: %s; OTEL_TRACES_EXPORTER has otlp but neither OTEL_EXPORTER_OTLP_ENDPOINT "
+            "nor OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set",
+            " and ".join(places) if places else "exported nowhere",
+        )
+    elif places:
+        log.info("spans: %s", " and ".join(places))
+    else:
+        log.info("spans: exported nowhere (OTEL_TRACES_EXPORTER=none)")
+
+
 def _exporters(settings: Settings) -> list[SpanProcessor]:
     if settings.otel_sdk_disabled:
         return []
     processors: list[SpanProcessor] = []
     endpoint = otlp_traces_endpoint(settings)
-    for name in (part.strip() for part in settings.otel_traces_exporter.split(",")):
+    for name in _exporter_names(settings):
         if name == "console":
             # The stdout of now, not of import time (the exporter's default).
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
@@ -124,6 +168,9 @@ def build_telemetry(
     registry = CollectorRegistry(auto_describe=True)
     readers: list[MetricReader] = [PrometheusMetricReader(registry=registry), *metric_readers]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    # OTEL_SDK_DISABLED turns the SDK off for every signal, /metrics included; here it stops
+    # tracing only (README): the metrics are the gateway's own page, not an export.
+    meter_provider._disabled = False
     return Telemetry(tracer_provider, meter_provider, registry, processors)
 
 

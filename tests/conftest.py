@@ -17,8 +17,8 @@ from gateway.simulator import Simulator
 from gateway.telemetry import build_telemetry
 from gateway.tenancy import Tenant, TenantRegistry
 
-# Fixtures that run the gateway as a real process.
-pytest_plugins = ["tests.process"]
+# Fixtures that run the gateway as a real process, and the Redis the replica tests use.
+pytest_plugins = ["tests.process", "tests.services"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,46 @@ def test_production_without_a_tenants_file_refuses_to_start() -> None:
     result = run("serve", GATEWAY_DEMO="false")
     assert result.returncode == 1
     assert "GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false" in result.stderr
+
+
+def test_an_empty_tenants_file_variable_is_named_as_empty() -> None:
+    result = run("serve", GATEWAY_TENANTS_FILE="", GATEWAY_DEMO="false")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "invalid settings: GATEWAY_TENANTS_FILE: is empty: give a file's path, "
+        "or leave the variable unset"
+    )
+
+
+def test_a_standard_otel_variable_is_named_as_it_is_spelt() -> None:
+    result = run("serve", OTEL_TRACES_EXPORTER="otlp,zipkin")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "invalid settings: OTEL_TRACES_EXPORTER: unknown exporter 'zipkin': give otlp, "
+        "console, both comma-separated, or none"
+    )
+
+
+def test_a_taken_port_is_named_before_the_demo_banner_is_printed() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", GATEWAY_PORT=str(port))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"cannot listen on 127.0.0.1 port {port}: another process is listening on it "
+        "(choose another with GATEWAY_PORT)"
+    )
+
+
+def test_help_is_plain_text() -> None:
+    for args in ((), ("serve",), ("simulate",)):
+        result = run(*args, "--help")
+        assert result.returncode == 0
+        assert "``" not in result.stdout
+        assert "`" not in result.stdout.split("settings (environment variables):")[0]
+    assert run("--help").stdout.splitlines()[2] == (
+        "The Telnyx messaging gateway: serve it, its Telnyx simulator, or its schema."
+    )

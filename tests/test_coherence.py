@@ -1,5 +1,5 @@
-"""Cross-replica invalidation over the machine's Redis (GATEWAY_TEST_REDIS_URL or
-127.0.0.1:6379). These tests never skip: without Redis they fail, saying so."""
+"""Cross-replica invalidation over a real Redis (the `redis_url` fixture: the machine's, or
+one the tests start). These tests never skip."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from gateway.coherence import Coherence, Invalidation
-from tests.services import REDIS_URL
 from tests.tcpproxy import TcpProxy
 
 
@@ -48,21 +47,23 @@ def channel() -> str:
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(REDIS_URL)
+async def proxy(redis_url: str) -> AsyncIterator[TcpProxy]:
+    parts = urlsplit(redis_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
     await proxy.start()
     yield proxy
     await proxy.cut()
 
 
-def via(proxy: TcpProxy) -> str:
-    path = urlsplit(REDIS_URL).path or "/0"
+def via(proxy: TcpProxy, redis_url: str) -> str:
+    path = urlsplit(redis_url).path or "/0"
     return f"redis://127.0.0.1:{proxy.port}{path}"
 
 
-async def test_an_invalidation_reaches_the_other_replica_and_not_its_sender(channel: str) -> None:
-    a, b = Replica(REDIS_URL, channel), Replica(REDIS_URL, channel)
+async def test_an_invalidation_reaches_the_other_replica_and_not_its_sender(
+    channel: str, redis_url: str
+) -> None:
+    a, b = Replica(redis_url, channel), Replica(redis_url, channel)
     await a.coherence.start()
     await b.coherence.start()
     try:
@@ -77,9 +78,9 @@ async def test_an_invalidation_reaches_the_other_replica_and_not_its_sender(chan
 
 
 async def test_an_outage_is_survived_and_the_cache_is_resynced_after_it(
-    channel: str, proxy: TcpProxy
+    channel: str, proxy: TcpProxy, redis_url: str
 ) -> None:
-    a, b = Replica(via(proxy), channel), Replica(REDIS_URL, channel)
+    a, b = Replica(via(proxy, redis_url), channel), Replica(redis_url, channel)
     await a.coherence.start()
     await b.coherence.start()
     try:
@@ -102,10 +103,10 @@ async def test_an_outage_is_survived_and_the_cache_is_resynced_after_it(
 
 
 async def test_starting_without_redis_serves_on_and_connects_later(
-    channel: str, proxy: TcpProxy
+    channel: str, proxy: TcpProxy, redis_url: str
 ) -> None:
     await proxy.cut()
-    a = Replica(via(proxy), channel)
+    a = Replica(via(proxy, redis_url), channel)
     await a.coherence.start()
     try:
         assert not a.coherence.up
@@ -116,12 +117,12 @@ async def test_starting_without_redis_serves_on_and_connects_later(
         await a.coherence.stop()
 
 
-async def test_malformed_messages_are_ignored(channel: str) -> None:
+async def test_malformed_messages_are_ignored(channel: str, redis_url: str) -> None:
     import redis.asyncio as redis
 
-    a = Replica(REDIS_URL, channel)
+    a = Replica(redis_url, channel)
     await a.coherence.start()
-    raw = redis.Redis.from_url(REDIS_URL)
+    raw = redis.Redis.from_url(redis_url)
     try:
         await raw.publish(channel, b"not json")
         await raw.publish(channel, b'{"tenant": "acme"}')

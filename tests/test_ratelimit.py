@@ -15,7 +15,6 @@ from gateway.config import Settings
 from gateway.errors import RateLimitedError
 from gateway.ratelimit import MemoryBuckets, RateLimiter, RedisBuckets, retry_after_seconds
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry, TenantsFileError
-from tests.services import REDIS_URL
 from tests.tcpproxy import TcpProxy
 
 ACME = Tenant("acme", SecretStr("KEYacme"))
@@ -190,9 +189,9 @@ def redis_buckets(url: str, *, fallback: MemoryBuckets | None = None) -> RedisBu
     )
 
 
-async def test_replicas_share_one_bucket_per_tenant_through_redis() -> None:
-    first = redis_buckets(REDIS_URL)
-    second = RedisBuckets(REDIS_URL, fallback=MemoryBuckets(), prefix=first._prefix)
+async def test_replicas_share_one_bucket_per_tenant_through_redis(redis_url: str) -> None:
+    first = redis_buckets(redis_url)
+    second = RedisBuckets(redis_url, fallback=MemoryBuckets(), prefix=first._prefix)
     rate = RateLimit(per_second=0.01, burst=3)
     try:
         waits = [
@@ -209,8 +208,8 @@ async def test_replicas_share_one_bucket_per_tenant_through_redis() -> None:
         await second.aclose()
 
 
-async def test_without_redis_the_limits_are_kept_locally() -> None:
-    parts = urlsplit(REDIS_URL)
+async def test_without_redis_the_limits_are_kept_locally(redis_url: str) -> None:
+    parts = urlsplit(redis_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
     await proxy.start()
     buckets = redis_buckets(f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}")

@@ -1,5 +1,5 @@
-"""Two gateway processes behind one simulator and the machine's Redis: a write through one
-replica is seen by a read through the other, also across a Redis outage. Never skipped."""
+"""Two gateway processes behind one simulator and one real Redis (`redis_url`): a write
+through one replica is seen by a read through the other, also across a Redis outage."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from gateway.simulator import Simulator
 from tests.process import Gateway, Start
 from tests.server import serve
-from tests.services import REDIS_URL
 from tests.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -36,8 +35,8 @@ def simulator_url() -> Iterator[tuple[Simulator, str]]:
 
 
 @pytest.fixture
-async def redis_proxy() -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(REDIS_URL)
+async def redis_proxy(redis_url: str) -> AsyncIterator[TcpProxy]:
+    parts = urlsplit(redis_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
     await proxy.start()
     yield proxy
@@ -93,6 +92,7 @@ async def test_a_write_on_one_replica_is_read_on_the_other_across_a_redis_outage
     tmp_path: Path,
     simulator_url: tuple[Simulator, str],
     redis_proxy: TcpProxy,
+    redis_url: str,
 ) -> None:
     simulator, upstream = simulator_url
     profile_id = next(iter(simulator.account(KEY).profiles))
@@ -103,7 +103,7 @@ async def test_a_write_on_one_replica_is_read_on_the_other_across_a_redis_outage
         "GATEWAY_CACHE_TTL_PROFILES": "300",
         "GATEWAY_REDIS_DOWN_TTL": "0.5",
     }
-    replica_a = await asyncio.to_thread(start_gateway, GATEWAY_REDIS_URL=REDIS_URL, **common)
+    replica_a = await asyncio.to_thread(start_gateway, GATEWAY_REDIS_URL=redis_url, **common)
     replica_b = await asyncio.to_thread(
         start_gateway,
         GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0",

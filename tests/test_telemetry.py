@@ -25,6 +25,7 @@ from gateway.telemetry import (
     Telemetry,
     build_telemetry,
     configure_logging,
+    log_span_destination,
     otlp_traces_endpoint,
     redact_path,
 )
@@ -220,3 +221,99 @@ async def test_an_unhandled_error_is_a_500_server_span_with_the_error_type_only(
         (),
     )
     assert "hunter2" not in repr(attributes)
+
+
+@pytest.mark.parametrize(
+    ("env", "level", "message"),
+    [
+        (
+            {},
+            "WARNING",
+            "spans: exported nowhere; OTEL_TRACES_EXPORTER has otlp but neither "
+            "OTEL_EXPORTER_OTLP_ENDPOINT nor OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "https://gw:s3cret@collector.example:4318/a?k=s3cret",
+                "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer s3cret",
+            },
+            "INFO",
+            "spans: exported over OTLP/HTTP to collector.example:4318",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://[::1]/v1/traces"},
+            "INFO",
+            "spans: exported over OTLP/HTTP to [::1]",
+        ),
+        (
+            {"OTEL_TRACES_EXPORTER": "console,otlp"},
+            "WARNING",
+            "spans: written to stdout (OTEL_TRACES_EXPORTER has console); OTEL_TRACES_EXPORTER "
+            "has otlp but neither OTEL_EXPORTER_OTLP_ENDPOINT nor "
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set",
+        ),
+        (
+            {"OTEL_TRACES_EXPORTER": "none"},
+            "INFO",
+            "spans: exported nowhere (OTEL_TRACES_EXPORTER=none)",
+        ),
+        (
+            {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+            "INFO",
+            "spans: none recorded or exported (OTEL_SDK_DISABLED=true)",
+        ),
+    ],
+)
+def test_start_up_says_where_spans_go_by_host_only(
+    env: dict[str, str],
+    level: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_SDK_DISABLED",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.INFO, logger="gateway.telemetry"):
+        log_span_destination(Settings(demo=True))
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [(level, message)]
+    assert "s3cret" not in caplog.text
+
+
+async def test_otel_sdk_disabled_stops_spans_and_leaves_the_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.app import create_app
+    from tests.conftest import client_for
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    settings = Settings(demo=True)
+    assert settings.otel_sdk_disabled is True
+    app = create_app(settings)
+    telemetry: Telemetry = app.state.telemetry
+    try:
+        async with client_for(app, "demo-token") as client:
+            response = await client.post(
+                "/graphql", json={"query": "{ messagingProfiles(first: 1) { totalCount } }"}
+            )
+        assert response.status_code == 200
+        metrics = telemetry.metrics_text().decode()
+        assert (
+            'gateway_requests_total{http_request_method="POST",http_response_status_code="200",'
+            'http_route="/graphql",otel_scope_name="gateway.server",otel_scope_schema_url="",'
+            'otel_scope_version="0.1.0",tenant_id="demo"} 1.0'
+        ) in metrics
+        assert (
+            not telemetry.tracer_provider.get_tracer("check")
+            .start_span("s")
+            .get_span_context()
+            .is_valid
+        )
+    finally:
+        telemetry.shutdown()

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.errors import AuthenticationError
-from gateway.tenancy import Tenant, TenantRegistry, TenantsFileError, new_token
+from gateway.tenancy import Rotation, Tenant, TenantRegistry, TenantsFileError, new_token
 
 TOKEN = "s3cret-token-acme"
 KEY = "KEYacme-telnyx-key"
@@ -98,6 +98,18 @@ def test_missing_malformed_or_unknown_tokens_are_refused(header: str | None) -> 
             {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": ""}]},
             "tenants.0: the Telnyx key is empty",
         ),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": " \t\n"}]},
+            "tenants.0: the Telnyx key is empty",
+        ),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": f"{KEY} x"}]},
+            "tenants.0: the Telnyx key holds characters an HTTP header cannot carry",
+        ),
+        (
+            {"tenants": [{"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key_file": ""}]},
+            "tenants.0.telnyx_api_key_file: Value error, is empty: give the key file's path",
+        ),
     ],
 )
 def test_invalid_files_name_the_problem_and_never_a_secret(
@@ -120,6 +132,70 @@ def test_an_unreadable_key_file_or_tenants_file_is_named(tmp_path: Path) -> None
     )
     with pytest.raises(TenantsFileError, match=r"tenants\.0\.telnyx_api_key_file: cannot read"):
         TenantRegistry.from_file(path)
+
+
+def test_keys_lose_surrounding_whitespace_wherever_they_come_from(tmp_path: Path) -> None:
+    (tmp_path / "globex.key").write_text(f"  {KEY}\n\n")
+    path = write(
+        tmp_path,
+        {
+            "tenants": [
+                {"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key": f" {KEY}\n"},
+                {"id": "globex", "token_sha256": sha("b"), "telnyx_api_key_file": "globex.key"},
+            ]
+        },
+    )
+    registry = TenantRegistry.from_file(path)
+    for token in (TOKEN, "b"):
+        assert registry.authenticate(f"Bearer {token}").telnyx_api_key.get_secret_value() == KEY
+
+
+def test_a_key_file_that_is_too_large_is_refused_unread(tmp_path: Path) -> None:
+    (tmp_path / "huge.key").write_bytes(b"K" * (64 * 1024 + 1))
+    path = write(
+        tmp_path,
+        {"tenants": [{"id": "a", "token_sha256": sha(TOKEN), "telnyx_api_key_file": "huge.key"}]},
+    )
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert str(caught.value) == (
+        f"invalid tenants file {path}: tenants.0.telnyx_api_key_file: "
+        f"key file {tmp_path / 'huge.key'} is larger than 65536 bytes"
+    )
+
+
+def test_replace_swaps_every_tenant_at_once_and_says_what_changed() -> None:
+    registry = TenantRegistry.from_tokens(
+        [
+            (Tenant("acme", KEY_SECRET), TOKEN),
+            (Tenant("globex", SecretStr("KEYglobex")), "globex-token"),
+            (Tenant("initech", SecretStr("KEYinitech")), "initech-token"),
+        ]
+    )
+    held = registry.authenticate("Bearer globex-token")
+    rotation = registry.replace(
+        TenantRegistry.from_tokens(
+            [
+                (Tenant("acme", KEY_SECRET), "acme-new-token"),
+                (Tenant("globex", SecretStr("KEYglobex2")), "globex-token"),
+                (Tenant("umbrella", SecretStr("KEYumbrella")), "umbrella-token"),
+            ]
+        )
+    )
+    assert rotation == Rotation(
+        tenants=3, added=("umbrella",), removed=("initech",), rekeyed=("globex",)
+    )
+    assert registry.version == 1
+    assert len(registry) == 3
+    for gone in (TOKEN, "initech-token"):
+        with pytest.raises(AuthenticationError):
+            registry.authenticate(f"Bearer {gone}")
+    assert registry.authenticate("Bearer acme-new-token").id == "acme"
+    assert registry.authenticate("Bearer globex-token").telnyx_api_key.get_secret_value() == (
+        "KEYglobex2"
+    )
+    # Who authenticated before keeps what it found.
+    assert held.telnyx_api_key.get_secret_value() == "KEYglobex"
 
 
 def test_a_file_that_is_not_json_says_so_without_echoing_it(tmp_path: Path) -> None:

@@ -72,6 +72,24 @@ def kubernetes_object(kind: str) -> dict[str, Any]:
     return result
 
 
+def kubernetes_configmap() -> tuple[str, dict[str, str]]:
+    """The name and data of the ConfigMap kustomization.yaml generates from its env file(s),
+    read as kustomize reads them: KEY=VALUE lines, blank lines and # comments skipped, the
+    value verbatim after the first '='."""
+    kustomization = load_yaml(KUBERNETES / "kustomization.yaml")
+    (generator,) = kustomization["configMapGenerator"]
+    data: dict[str, str] = {}
+    for env_file in generator["envs"]:
+        for line in (KUBERNETES / env_file).read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, separator, value = line.partition("=")
+            assert separator, f"{env_file}: {line!r} is not KEY=VALUE"
+            assert key not in data, f"{env_file}: {key} twice"
+            data[key] = value
+    return generator["name"], data
+
+
 def readme_commands(path: Path) -> set[str]:
     """Every `inline code` span of a Markdown file."""
     return set(re.findall(r"`([^`\n]+)`", path.read_text()))

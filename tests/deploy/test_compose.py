@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from tests.deploy.support import (
 )
 
 SERVICES = {"gateway", "simulator", "redis", "otel-collector", "jaeger", "prometheus", "grafana"}
+# Between the end of the gateway's budget and the kill: the interpreter's exit and reaping.
+EXIT_MARGIN = 5
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +98,10 @@ def test_gateway_settings_point_at_the_other_services(
     assert settings.is_demo is False
     assert settings.host == "0.0.0.0"  # noqa: S104  -- reachable from the other containers
     assert settings.port == 8080
-    assert gateway["ports"] == [f"{settings.port}:{settings.port}"]
+    # The API only, on this machine only; the metrics port stays on the compose network.
+    assert gateway["ports"] == [f"127.0.0.1:{settings.port}:{settings.port}"]
+    assert settings.metrics_port == 9464
+    assert gateway["expose"] == [str(settings.metrics_port)]
     assert settings.base_url == "http://simulator:12111/v2"
     assert settings.redis_url == "redis://redis:6379/0"
     assert settings.otel_exporter_otlp_endpoint == "http://otel-collector:4318"
@@ -115,7 +121,7 @@ def test_simulator_serves_where_the_gateway_looks(
     options = dict(zip(command[4::2], command[5::2], strict=True))
     assert options == {"--host": "0.0.0.0", "--port": "12111", "--latency": "0.02"}  # noqa: S104  -- for the gateway container
     assert urlsplit(settings.base_url).port == int(options["--port"])
-    assert simulator["ports"] == [f"{options['--port']}:{options['--port']}"]
+    assert simulator["ports"] == [f"127.0.0.1:{options['--port']}:{options['--port']}"]
 
 
 async def test_simulator_healthcheck_path_answers(compose: dict[str, Any]) -> None:
@@ -195,13 +201,58 @@ def test_collector_receives_otlp_http_and_exports_to_jaeger(compose: dict[str, A
     assert set(config["service"]["extensions"]) <= set(config["extensions"])
 
 
-def test_prometheus_scrapes_the_gateway_metrics_route(compose: dict[str, Any]) -> None:
+def test_prometheus_scrapes_the_gateway_metrics_port(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_from(_service(compose, "gateway")["environment"], monkeypatch)
     service = _service(compose, "prometheus")
     config_arg = next(a for a in service["command"] if a.startswith("--config.file="))
     config = load_yaml(_host_path(_mount(service, config_arg.removeprefix("--config.file="))))
     (job,) = config["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
-    assert job["static_configs"] == [{"targets": ["gateway:8080"]}]
+    assert job["static_configs"] == [{"targets": [f"gateway:{settings.metrics_port}"]}]
+    assert settings.metrics_port != settings.port
+
+
+def test_every_published_port_is_bound_to_the_loopback_interface(
+    compose: dict[str, Any],
+) -> None:
+    published = {
+        name: [str(port) for port in service.get("ports", [])]
+        for name, service in compose["services"].items()
+    }
+    assert {
+        name: [port for port in ports if not port.startswith("127.0.0.1:")]
+        for name, ports in published.items()
+    } == {name: [] for name in published}
+    # The fault-injection API and the dashboards are among them.
+    assert published["simulator"] == ["127.0.0.1:12111:12111"]
+    assert published["grafana"] == ["127.0.0.1:3000:3000"]
+
+
+def test_grafana_lets_anyone_look_and_nobody_administer(compose: dict[str, Any]) -> None:
+    env = _service(compose, "grafana")["environment"]
+    auth = {
+        name: value for name, value in env.items() if name.startswith(("GF_AUTH", "GF_SECURITY"))
+    }
+    assert auth == {
+        "GF_AUTH_ANONYMOUS_ENABLED": "true",
+        "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+        "GF_AUTH_DISABLE_LOGIN_FORM": "true",
+        "GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION": "true",
+    }
+
+
+def test_stop_grace_period_is_the_shutdown_budget_plus_a_margin(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = _service(compose, "gateway")
+    budget = settings_from(gateway["environment"], monkeypatch).shutdown_budget
+    match = re.fullmatch(r"(\d+)s", gateway["stop_grace_period"])
+    assert match is not None
+    # No preStop in compose: SIGTERM comes at once, then the gateway has its budget.
+    assert int(match.group(1)) == math.ceil(budget) + EXIT_MARGIN
+    assert (budget, gateway["stop_grace_period"]) == (25, "30s")
 
 
 def test_grafana_provisions_the_prometheus_datasource_and_the_dashboard(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from gateway.app import create_app
 from gateway.config import Settings
 from tests.deploy.support import (
+    DOCKERFILE,
     IMAGE_VARIABLES,
     REPO,
     Instruction,
@@ -39,11 +41,25 @@ def _env(instructions: list[Instruction]) -> dict[str, str]:
     return env
 
 
-def test_builds_in_a_builder_stage_and_runs_from_a_slim_one() -> None:
-    assert [i.arguments for i in dockerfile() if i.keyword == "FROM"] == [
-        "python:3.11-slim AS builder",
-        "python:3.11-slim",
+def test_builds_in_a_builder_stage_and_runs_from_a_slim_one_pinned_by_digest() -> None:
+    images = [i.words() for i in dockerfile() if i.keyword == "FROM"]
+    assert [words[1:] for words in images] == [["AS", "builder"], []]
+    # A tag moves; a digest names exactly one image (deploy/README.md says how to update it).
+    digests = [
+        re.fullmatch(r"python:3\.11-slim@sha256:([0-9a-f]{64})", words[0]) for words in images
     ]
+    assert all(digests), images
+    assert len({match.group(1) for match in digests if match}) == 1
+
+
+def test_no_parser_directive_sends_the_build_to_the_network() -> None:
+    # A "# syntax=" line makes BuildKit pull a frontend image before anything else.
+    directives = [
+        line
+        for line in DOCKERFILE.read_text().splitlines()
+        if re.match(r"#\s*syntax\s*=", line, flags=re.IGNORECASE)
+    ]
+    assert directives == []
     assert [i.words() for i in _final("COPY")] == [
         ["--from=builder", "/opt/venv", "/opt/venv"],
         ["--from=builder", "/app", "/app"],
@@ -116,8 +132,9 @@ def test_runs_as_a_numeric_non_root_user() -> None:
     assert users == ["10001"]
 
 
-def test_listens_on_all_interfaces_on_the_settings_default_port() -> None:
-    assert [i.arguments for i in _final("EXPOSE")] == [str(DEFAULT_PORT)]
+def test_listens_on_all_interfaces_on_the_settings_default_ports() -> None:
+    metrics_port = Settings.model_fields["metrics_port"].default
+    assert [i.words() for i in _final("EXPOSE")] == [[str(DEFAULT_PORT), str(metrics_port)]]
     env = _env(_final("ENV"))
     assert env["GATEWAY_HOST"] == "0.0.0.0"  # noqa: S104  -- a container must listen on all
     assert env["PATH"] == "/opt/venv/bin:$PATH"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +21,7 @@ from tests.deploy.support import (
     KUBERNETES,
     OTEL_SDK_VARIABLES,
     dockerfile,
+    kubernetes_configmap,
     kubernetes_object,
     load_yaml,
     settings_from,
@@ -27,7 +29,10 @@ from tests.deploy.support import (
 )
 
 DEFAULT_PORT = Settings.model_fields["port"].default
+DEFAULT_METRICS_PORT = Settings.model_fields["metrics_port"].default
 LABELS = {"app.kubernetes.io/name": "telnyx-gateway"}
+# Between the end of the gateway's budget and the kill: the interpreter's exit and reaping.
+EXIT_MARGIN = 5
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +60,11 @@ def _secret_example() -> dict[str, Any]:
 
 def _environment(container: dict[str, Any]) -> dict[str, str]:
     """The container's variables as the gateway sees them: ConfigMap first, `env` over it."""
-    configmap = kubernetes_object("ConfigMap")
+    name, data = kubernetes_configmap()
     (source,) = container["envFrom"]
-    assert source == {"configMapRef": {"name": configmap["metadata"]["name"]}}
-    env = dict(configmap["data"])
+    # kustomize rewrites this reference to the generated, hash-suffixed name.
+    assert source == {"configMapRef": {"name": name}}
+    env = dict(data)
     for entry in container["env"]:
         if "value" in entry:
             env[entry["name"]] = entry["value"]
@@ -75,12 +81,33 @@ def _container_port(container: dict[str, Any], name: str) -> int:
 
 
 def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
-    resources = load_yaml(KUBERNETES / "kustomization.yaml")["resources"]
+    kustomization = load_yaml(KUBERNETES / "kustomization.yaml")
+    resources = kustomization["resources"]
     on_disk = {path.name for path in KUBERNETES.glob("*.yaml")}
     assert sorted(resources) == sorted(on_disk - {"kustomization.yaml", "secret.example.yaml"})
+    (generator,) = kustomization["configMapGenerator"]
+    assert {path.name for path in KUBERNETES.iterdir()} == on_disk | set(generator["envs"])
     for path in KUBERNETES.glob("*.yaml"):
         for document in yaml.safe_load_all(path.read_text()):
             assert "namespace" not in document.get("metadata", {}), path.name
+
+
+def test_settings_are_a_generated_configmap_so_that_a_change_rolls_the_pods(
+    container: dict[str, Any],
+) -> None:
+    kustomization = load_yaml(KUBERNETES / "kustomization.yaml")
+    (generator,) = kustomization["configMapGenerator"]
+    assert generator["name"] == "telnyx-gateway"
+    assert generator["options"] == {"labels": LABELS}
+    # The hash suffix is what changes the pod template: it must not be turned off.
+    assert "disableNameSuffixHash" not in generator["options"]
+    assert "disableNameSuffixHash" not in kustomization.get("generatorOptions", {})
+    assert "behavior" not in generator
+    # No ConfigMap besides the generated one, which the container reads.
+    for resource in kustomization["resources"]:
+        for document in yaml.safe_load_all((KUBERNETES / resource).read_text()):
+            assert document["kind"] != "ConfigMap", resource
+    assert container["envFrom"] == [{"configMapRef": {"name": generator["name"]}}]
 
 
 def test_objects_select_the_deployments_pods(deployment: dict[str, Any]) -> None:
@@ -102,6 +129,17 @@ def test_container_port_is_the_settings_port_and_the_service_targets_it(
     assert port == {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
 
 
+def test_the_metrics_port_is_declared_and_no_service_exposes_it(
+    container: dict[str, Any],
+) -> None:
+    assert _container_port(container, "metrics") == DEFAULT_METRICS_PORT
+    assert int(_environment(container)["GATEWAY_METRICS_PORT"]) == DEFAULT_METRICS_PORT
+    assert [p["name"] for p in container["ports"]] == ["http", "metrics"]
+    targets = [p["targetPort"] for p in kubernetes_object("Service")["spec"]["ports"]]
+    assert "metrics" not in targets
+    assert DEFAULT_METRICS_PORT not in targets
+
+
 def test_probes_ask_healthz_and_readyz_on_the_http_port(container: dict[str, Any]) -> None:
     probes = {
         kind: container[kind]["httpGet"]
@@ -120,7 +158,7 @@ def test_prometheus_annotations_name_the_metrics_route_and_port(
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {
         "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(_container_port(container, "http")),
+        "prometheus.io/port": str(_container_port(container, "metrics")),
         "prometheus.io/path": "/metrics",
     }
 
@@ -131,29 +169,30 @@ def bare_app() -> Starlette:
 
 
 async def test_every_probed_path_answers_200_without_credentials(
-    bare_app: Starlette, deployment: dict[str, Any], container: dict[str, Any]
+    bare_app: Starlette, container: dict[str, Any]
 ) -> None:
+    # The probes and the image's HEALTHCHECK ask the API port; the scrape path is checked
+    # against the metrics listener where that is served.
     paths = {
         container[kind]["httpGet"]["path"]
         for kind in ("livenessProbe", "readinessProbe", "startupProbe")
     }
-    paths.add(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"])
     (healthcheck,) = [i for i in dockerfile() if i.keyword == "HEALTHCHECK"]
     paths.update(re.findall(r"http://127\.0\.0\.1:\d+(/\w+)", healthcheck.arguments))
-    assert paths == {"/healthz", "/readyz", "/metrics"}
+    assert paths == {"/healthz", "/readyz"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=bare_app), base_url="http://pod"
     ) as client:
         statuses = {path: (await client.get(path)).status_code for path in sorted(paths)}
-    assert statuses == {"/healthz": 200, "/metrics": 200, "/readyz": 200}
+    assert statuses == {"/healthz": 200, "/readyz": 200}
 
 
 # --- settings --------------------------------------------------------------------------
 
 
 def test_every_variable_is_a_setting_or_feeds_one(container: dict[str, Any]) -> None:
-    configmap = kubernetes_object("ConfigMap")
-    names = set(configmap["data"]) | {entry["name"] for entry in container["env"]}
+    _, data = kubernetes_configmap()
+    names = set(data) | {entry["name"] for entry in container["env"]}
     assert unknown_variables(names) == []
     # Anything else may only be substituted into another variable, as $(NAME).
     values = " ".join(str(entry.get("value", "")) for entry in container["env"])
@@ -192,7 +231,8 @@ def test_settings_load_from_the_configmap_and_env(
     assert settings.base_url == "https://api.telnyx.com/v2"
     assert settings.graphiql is False
     assert settings.introspection is False
-    assert settings.shutdown_grace_period == 20
+    assert settings.shutdown_budget == 25
+    assert settings.metrics_port == DEFAULT_METRICS_PORT
     assert settings.otel_exporter_otlp_endpoint == "http://otel-collector:4318"
     assert settings.otel_service_name == "telnyx-messaging-gateway"
 
@@ -274,25 +314,30 @@ def test_autoscaler_scales_the_deployment_on_cpu(deployment: dict[str, Any]) -> 
             },
         }
     ]
-    assert hpa["spec"]["minReplicas"] == deployment["spec"]["replicas"] == 2
+    assert hpa["spec"]["minReplicas"] == 2
     assert hpa["spec"]["maxReplicas"] == 10
+    # The autoscaler owns the count: a replicas field would reset it on every apply.
+    assert "replicas" not in deployment["spec"]
 
 
 def test_disruption_budget_leaves_room_to_drain_a_node(deployment: dict[str, Any]) -> None:
     pdb = kubernetes_object("PodDisruptionBudget")
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["minAvailable"] == 1
-    # With minAvailable equal to the replicas, no pod could ever be evicted.
-    assert deployment["spec"]["replicas"] > pdb["spec"]["minAvailable"]
+    # With minAvailable equal to the fewest replicas, no pod could ever be evicted.
+    hpa = kubernetes_object("HorizontalPodAutoscaler")
+    assert hpa["spec"]["minReplicas"] > pdb["spec"]["minAvailable"]
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
 
 
-def test_termination_grace_covers_the_drain_sleep_and_the_shutdown_grace(
+def test_termination_grace_is_the_prestop_sleep_plus_the_shutdown_budget_plus_a_margin(
     pod: dict[str, Any], container: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     command = container["lifecycle"]["preStop"]["exec"]["command"]
-    assert command == ["sleep", "5"]
-    grace = settings_from(_environment(container), monkeypatch).shutdown_grace_period
-    # Kubernetes counts the preStop hook inside terminationGracePeriodSeconds.
-    assert pod["terminationGracePeriodSeconds"] == 35
-    assert pod["terminationGracePeriodSeconds"] > int(command[1]) + grace
+    assert command[0] == "sleep"
+    sleep = int(command[1])
+    budget = settings_from(_environment(container), monkeypatch).shutdown_budget
+    # Kubernetes counts the preStop hook inside terminationGracePeriodSeconds, then sends
+    # SIGTERM; the gateway exits within its budget after that.
+    assert pod["terminationGracePeriodSeconds"] == sleep + math.ceil(budget) + EXIT_MARGIN
+    assert (sleep, budget, pod["terminationGracePeriodSeconds"]) == (5, 25, 35)

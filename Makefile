@@ -44,8 +44,12 @@ pytest: $(VENV)/.dev
 schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema > schema/schema.graphql
 
+# Every scenario, one after another (several minutes): throughput and latency, memory
+# under a hostile flood, and one tenant's latency while another floods.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.flood
+	$(BIN)/python -m bench.fairness
 
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport

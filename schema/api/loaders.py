@@ -127,9 +127,9 @@ class Loaders:
     async def _page(self, nested: Nested[T], key: PageKey) -> telnyx.Page[T]:
         profile_id, page, size = key
         fetched = await self._service.read(self._caller, nested.per_profile(profile_id, page, size))
-        value = fetched.value
-        self._prime(nested, value["data"])
-        await self._turns.take()
+        async with self._turns.turn():
+            value = fetched.value
+            self._prime(nested, value["data"])
         return value
 
     async def _nested_batch(
@@ -139,15 +139,16 @@ class Loaders:
         if self._fan_in is not None and account is not None:
 
             async def read(page: int, size: int) -> telnyx.Page[T]:
-                value = (await self._service.read(self._caller, account(page, size))).value
-                await self._turns.take()
-                return value
+                fetched = await self._service.read(self._caller, account(page, size))
+                async with self._turns.turn():
+                    return fetched.value
 
             pages = await self._fan_in.pages(
-                self._caller.tenant.id, nested.kind, keys, read, _profile_of
+                self._caller.tenant.id, nested.kind, keys, read, _profile_of, turns=self._turns
             )
             if pages is not None:
-                self._prime(nested, (item for page in pages for item in page["data"]))
+                async with self._turns.turn():
+                    self._prime(nested, (item for page in pages for item in page["data"]))
                 return pages
         return await _each(partial(self._page, nested))(keys)
 

@@ -24,6 +24,7 @@ gateway write does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from gateway.telnyx.operations import (
     ListProfileShortCodes,
     ListShortCodes,
 )
+from schema.limits.turns import Turns
 
 T = TypeVar("T")
 
@@ -123,6 +125,8 @@ class FanIn:
         keys: Sequence[PageKey],
         read: Callable[[int, int], Awaitable[Page[T]]],
         profile_of: Callable[[T], str | None],
+        *,
+        turns: Turns | None = None,
     ) -> list[Page[T]] | None:
         """Each key's page, cut from the account's list `kind` (`read(number, size)` reads a
         page of it), or None: ask per profile, it takes no more calls."""
@@ -154,11 +158,12 @@ class FanIn:
             if isinstance(page, BaseException):
                 raise page
             pages.append(page)
-        items = [item for page in pages for item in page["data"]]
-        if len(items) != total:
-            # The list changed between its pages; the per-profile reads see one state each.
-            return None
-        groups: dict[str | None, list[T]] = {}
-        for item in items:
-            groups.setdefault(profile_of(item), []).append(item)
-        return [_cut(groups.get(profile, []), number, size) for profile, number, size in keys]
+        async with contextlib.nullcontext() if turns is None else turns.turn():
+            items = [item for page in pages for item in page["data"]]
+            if len(items) != total:
+                # The list changed between its pages; the per-profile reads see one state each.
+                return None
+            groups: dict[str | None, list[T]] = {}
+            for item in items:
+                groups.setdefault(profile_of(item), []).append(item)
+            return [_cut(groups.get(profile, []), number, size) for profile, number, size in keys]

@@ -60,9 +60,9 @@ async def _read_list(
 
     async def fetch(page: int, size: int) -> telnyx.Page[T]:
         call = listing.model_copy(update={"page": page, "size": size})
-        value = (await ctx.service.read(ctx.caller, call)).value
-        await ctx.turns.take()
-        return value
+        fetched = await ctx.service.read(ctx.caller, call)
+        async with ctx.turns.turn():
+            return fetched.value
 
     return await read_window(win, fetch)
 

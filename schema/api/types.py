@@ -15,11 +15,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.telnyx import models as telnyx
-from schema.api.connection import Connection, connect
+from schema.api.connection import Connection, build_connection, connect
 from schema.api.context import Info
 from schema.api.loaders import read_nested
 from schema.api.nested import ALPHANUMERIC_SENDER_IDS, PHONE_NUMBERS, SHORT_CODES, Nested
-from schema.api.paging import DEFAULT_FIRST, window
+from schema.api.paging import DEFAULT_FIRST, Slice, window
 
 First = Annotated[
     int | None,
@@ -151,18 +151,17 @@ def _nested(
     win = window(nested.kind, first, after, max_first=info.context.max_page_size)
     loader = info.context.loaders.nested(nested)
     turns = info.context.turns
+    sliced = read_nested(loader, root.id, win)
+    if not isinstance(sliced, Slice):
+        return connect(nested.kind, sliced, node)
     if turns.due():
-        # Building a large page of a large answer: let other requests run first.
-        async def later() -> Connection[N]:
-            await turns.pause()
-            return await _awaited(connect(nested.kind, read_nested(loader, root.id, win), node))
+        # A large answer past its slice: build this page in its turn (`schema.limits.turns`).
+        async def in_turn(sliced: Slice[T]) -> Connection[N]:
+            async with turns.turn():
+                return build_connection(nested.kind, sliced, node)
 
-        return later()
-    return connect(nested.kind, read_nested(loader, root.id, win), node)
-
-
-async def _awaited(value: Connection[N] | Awaitable[Connection[N]]) -> Connection[N]:
-    return value if isinstance(value, Connection) else await value
+        return in_turn(sliced)
+    return build_connection(nested.kind, sliced, node)
 
 
 def _profile_phone_numbers(

@@ -5,9 +5,9 @@ The gateway answers every request on one event loop. A document that builds a la
 answer from cached reads never waits for anything, so without help it would hold the loop
 for its whole run, and every other tenant's requests with it. Two things bound that:
 
-- `Turns`: a request's long work (reading many pages, building large connections) gives
-  the loop back whenever it has held it for `SLICE` seconds, so other requests wait for at
-  most a slice, not for a whole answer;
+- `Turns`: a request's long work (parsing pages, building and completing large lists) runs
+  in sections, one per loop iteration once the request has held the loop for `SLICE`
+  seconds, so other requests wait for at most a section, not for a whole answer;
 - `Lanes`: documents whose answers can hold many items (more than a quarter of the item
   limit) run at most `per_tenant` at a time for each tenant; the others wait their turn,
   for at most `wait` seconds, then are refused as rate limited. One tenant flooding heavy
@@ -17,6 +17,7 @@ for its whole run, and every other tenant's requests with it. Two things bound t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -29,7 +30,15 @@ SLICE = 0.002
 
 
 class Turns:
-    """One request's share of the loop: `take` gives it back once the slice is used."""
+    """One request's share of the loop.
+
+    Its CPU-heavy sections (parsing a page, building or completing a large list) run in
+    `turn()`: one at a time among the request's tasks (a lock), and once the request has
+    held the loop for its slice, only after one loop iteration has passed, in which the
+    other requests' events are handled. A request whose work is spread over many tasks (a
+    page of profiles completes each profile's list in a task of its own) thus still runs
+    one slice per loop iteration, not one per task.
+    """
 
     def __init__(
         self, *, length: float = SLICE, clock: Callable[[], float] = time.perf_counter
@@ -37,18 +46,19 @@ class Turns:
         self._length = length
         self._clock = clock
         self._since = clock()
+        self._lock = asyncio.Lock()
 
     def due(self) -> bool:
+        """Whether the request has held the loop for its slice since it last gave it back."""
         return self._clock() - self._since > self._length
 
-    async def pause(self) -> None:
-        await asyncio.sleep(0)
-        self._since = self._clock()
-
-    async def take(self) -> None:
-        """Let other requests run, if this one has held the loop for its slice."""
-        if self.due():
-            await self.pause()
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._lock:
+            if self.due():
+                await asyncio.sleep(0)
+                self._since = self._clock()
+            yield
 
 
 class Lanes:

@@ -40,6 +40,8 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.limits.turns import Turns
+
 # strawberry's back-reference from a graphql-core field to its own field definition.
 _DEFINITION = "strawberry-definition"
 
@@ -62,6 +64,8 @@ Plains = dict[tuple[str, str], Plain]
 # A compiled selection: (response name, field, the selection of its objects or None).
 Step = tuple[str, Plain | None, Any]
 _TYPENAME = "__typename"
+# Lists longer than this are completed in the request's turn once its slice is used.
+LONG_LIST = 20
 Leaf = GraphQLLeafType
 
 
@@ -124,6 +128,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         # Compiled selections, by (type, identity of the field group), keeping the group
         # alive so that its id is not reused (as graphql-core's own subfield memo does).
         self._plans: dict[tuple[str, int], tuple[FieldDetailsList, tuple[Step, ...] | None]] = {}
+        self._turns: Turns | None = getattr(self.context_value, "turns", None)
 
     def execute_field(
         self,
@@ -142,12 +147,47 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
                     else self._plan(plain.object_type, field_details_list)
                 )
                 if plain.object_type is None or plan is not None:
-                    return self._complete(plain, plan, getattr(source, plain.attribute))
+                    value = getattr(source, plain.attribute)
+                    turns = self._turns
+                    if (
+                        plan is not None
+                        and turns is not None
+                        and isinstance(value, list)
+                        and len(value) > LONG_LIST
+                        and turns.due()
+                    ):
+                        return self._complete_in_turn(
+                            turns,
+                            (plain, plan, value),
+                            (parent_type, source, field_details_list, path, position_context),
+                        )
+                    return self._complete(plain, plan, value)
             except Exception:  # noqa: BLE001, S110  -- reported by the full path below
                 pass
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    async def _complete_in_turn(
+        self,
+        turns: Turns,
+        plainly: tuple[Plain, tuple[Step, ...], list[Any]],
+        field: tuple[GraphQLObjectType, Any, FieldDetailsList, Path, Any],
+    ) -> Any:
+        """A long list of a request past its slice, completed in its turn: other requests
+        run in between (`schema.limits.turns`). `field` is `execute_field`'s arguments."""
+        plain, plan, value = plainly
+        items: list[Any] = []
+        try:
+            for start in range(0, len(value), LONG_LIST):
+                async with turns.turn():
+                    chunk = value[start : start + LONG_LIST]
+                    items.extend(self._complete(plain, plan, chunk))
+        except Exception:  # noqa: BLE001  -- reported by the full path below
+            async with turns.turn():
+                completed = super().execute_field(*field)
+            return await completed if self.is_awaitable(completed) else completed
+        return items
 
     def _plan(
         self, type_: GraphQLObjectType, field_details_list: FieldDetailsList

@@ -632,3 +632,34 @@ async def test_every_documented_operation_reaches_telnyx_as_itself(
 
     assert response.status_code == 200, response.text
     assert [(r.method, r.path) for r in simulator.requests] == [(method, f"/v2{path}")]
+
+
+# --- hostile input: bounded, refused in Telnyx's shape, never a 5xx -------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v2/messaging_profiles?page[number]=" + "9" * 4300, 422),
+        ("/v2/messaging_profiles?page[number]=2147483648", 422),
+        ("/v2/messaging_profiles?page[size]=" + "1" * 50_000, 422),
+        ("/v2/messaging_profiles?filter[name]=" + "x" * 50_000, 422),
+        ("/v2/phone_numbers/messaging?filter[phone_number]=" + "1" * 300, 422),
+        ("/v2/phone_numbers/messaging?filter[messaging_profile_id]=" + "a" * 50_000, 422),
+        ("/v2/short_codes?filter[messaging_profile_id]=%00", 422),
+        ("/v2/messaging_profiles/" + "a" * 50_000, 404),
+        ("/v2/phone_numbers/" + "9" * 50_000 + "/messaging", 404),
+        ("/v2/messaging_profiles/%00", 404),
+        ("/v2/messaging_profiles?filter[name]=%00%0A%0D", 200),
+    ],
+)
+async def test_hostile_query_and_path_values_are_refused_without_calling_telnyx(
+    client: httpx.AsyncClient, simulator: Simulator, path: str, status: int
+) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    if status != 200:
+        assert list(simulator.requests) == []
+        assert {error["code"] for error in errors(response)} <= {"10005", "10015"}

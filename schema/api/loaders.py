@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from gateway.errors import GatewayError
-from gateway.telnyx import checked
+from gateway.telnyx import Fetched, checked
 from gateway.telnyx import models as telnyx
 from gateway.telnyx.operations import (
     ListMessagingProfileMetrics,
@@ -22,7 +22,14 @@ from gateway.telnyx.operations import (
     RetrievePhoneNumberMessaging,
     RetrieveShortCode,
 )
-from schema.api.nested import PHONE_NUMBERS, SHORT_CODES, FanIn, Nested, PageKey
+from schema.api.nested import (
+    ACCOUNT_PAGE_SIZE,
+    PHONE_NUMBERS,
+    SHORT_CODES,
+    FanIn,
+    Nested,
+    PageKey,
+)
 from schema.api.paging import Slice, Window, cut_window, read_window
 from schema.limits.turns import Turns
 
@@ -72,6 +79,8 @@ class Loaders:
         )
         self.metrics: DataLoader[MetricsKey, Metrics] = DataLoader(self._metrics_batch)
         self._nested: dict[Nested[Any], DataLoader[PageKey, Any]] = {}
+        # Page 1 of account-wide lists, read with a page of profiles (`prefetch`).
+        self._prefetched: dict[Nested[Any], asyncio.Future[Any]] = {}
 
     def nested(self, nested: Nested[T]) -> DataLoader[PageKey, telnyx.Page[T]]:
         """The loader of one nested list's pages, by (profile id, page number, size)."""
@@ -79,6 +88,27 @@ class Loaders:
         if loader is None:
             loader = self._nested[nested] = DataLoader(partial(self._nested_batch, nested))
         return loader
+
+    def prefetch(self, lists: Iterable[Nested[Any]], *, profiles: int) -> None:
+        """Start reading page 1 of the account-wide list of each of `lists` a page of up to
+        `profiles` profiles may cut its nested pages from, while the page itself is read:
+        the fan-in then decides without a round trip of its own (`schema.api.nested`)."""
+        fan_in = self._fan_in
+        if fan_in is None or profiles < 2:
+            return
+        for nested in lists:
+            account = nested.account
+            if (
+                account is None
+                or nested in self._prefetched
+                or not fan_in.worth_reading(self._caller.tenant.id, nested.kind, profiles)
+            ):
+                continue
+            read = self._service.read(self._caller, account(1, ACCOUNT_PAGE_SIZE))
+            task = asyncio.ensure_future(read)
+            # Never left with an unread failure if nothing asks for it after all.
+            task.add_done_callback(_settled)
+            self._prefetched[nested] = task
 
     # --- priming: an entity seen in a list costs nothing when asked for by id --------
 
@@ -143,14 +173,26 @@ class Loaders:
                 async with self._turns.turn():
                     return fetched.value
 
+            task = self._prefetched.pop(nested, None)
             pages = await self._fan_in.pages(
-                self._caller.tenant.id, nested.kind, keys, read, _profile_of, turns=self._turns
+                self._caller.tenant.id,
+                nested.kind,
+                keys,
+                read,
+                _profile_of,
+                turns=self._turns,
+                first_page=None if task is None else partial(self._parsed, task),
             )
             if pages is not None:
                 async with self._turns.turn():
                     self._prime(nested, (item for page in pages for item in page["data"]))
                 return pages
         return await _each(partial(self._page, nested))(keys)
+
+    async def _parsed(self, task: asyncio.Future[Fetched[telnyx.Page[T]]]) -> telnyx.Page[T]:
+        fetched = await task
+        async with self._turns.turn():
+            return fetched.value
 
     async def _profile_metrics(self, key: MetricsKey) -> Metrics:
         profile_id, time_frame = key
@@ -174,6 +216,11 @@ class Loaders:
             if all(item is not None for item in found):
                 return [dict(item) for item in found if item is not None]
         return await _each(self._profile_metrics)(keys)
+
+
+def _settled(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _profile_of(item: Any) -> str | None:

@@ -1,24 +1,24 @@
 """The lists every messaging profile has, and reading them for a page of profiles at once.
 
-A page of N profiles asking for their phone numbers costs N calls, one per profile
-(GET /messaging_profiles/{id}/phone_numbers). Telnyx also lists the account's numbers
-whole (GET /phone_numbers/messaging, up to 250 a page, each item naming its profile). When
-that list spans fewer pages than the per-profile calls, it is read whole, grouped by
-profile, and each profile's page is cut from its group as Telnyx pages the per-profile
-list: same items, `total_results` and `total_pages`, so `read_window` cannot tell the two
-apart. Short codes likewise (GET /short_codes).
+A page of N profiles asking for their phone numbers costs N calls, one per profile: the
+account's list filtered by that profile (GET /phone_numbers/messaging?filter[messaging_
+profile_id]=...&sort[phone_number]=asc). The same list unfiltered holds every profile's
+numbers (up to 250 a page, each item naming its profile). When it spans fewer pages than
+the per-profile calls, it is read whole, grouped by profile, and each profile's page is
+cut from its group as Telnyx pages the filtered list: same items, `total_results` and
+`total_pages`, so `read_window` cannot tell the two apart. Short codes likewise
+(GET /short_codes, filtered or not).
 
-One assumption carries this: the per-profile list is the account's list filtered by
-profile, in the same order. The simulator orders both by creation, and the tests hold the
-two strategies to identical answers there; Telnyx documents no default order for either
-endpoint, so it is not established for Telnyx itself. GATEWAY_NESTED_FAN_IN=false turns
-the fan-in off should the orders ever differ.
+Both strategies read one endpoint, so they see one order and a cursor taken under one
+continues under the other: the numbers in the order the request sets (`sort[phone_number]`),
+the short codes in the list's own order, which a filter keeps (Telnyx offers no sort there).
 
 Deciding needs the list's size: page 1 of it tells (and is needed anyway when the list is
-small). When the list turns out too large, that call is wasted, so each tenant's last seen
-size is remembered for `remember` seconds: within them, a list known to be too large is
-not read again. The sizes change only when numbers are bought or released, which no
-gateway write does.
+small). It is read together with the page of profiles (`Loaders.prefetch`), so a page with
+its nested lists takes one round trip; when the list turns out too large, that call is the
+one more the strategy costs, and each tenant's last seen size is remembered for `remember`
+seconds: within them, a list known to be too large is not read again. The sizes change
+only when numbers are bought or released, which no gateway write does.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ from gateway.telnyx.operation import PAGE_SIZE_MAX, Read
 from gateway.telnyx.operations import (
     ListPhoneNumbers,
     ListProfileAlphanumericSenderIds,
-    ListProfilePhoneNumbers,
-    ListProfileShortCodes,
     ListShortCodes,
 )
 from schema.limits.turns import Turns
@@ -69,14 +67,19 @@ class Nested(Generic[T]):
     account: Callable[[int, int], Read[Page[T]]] | None = None
 
 
+# Both strategies read the same endpoint, so they see one order: the phone numbers sorted
+# by number (the order Telnyx offers to set), the short codes in the account list's own
+# order, which filtering by profile keeps.
 PHONE_NUMBERS: Nested[PhoneNumberWithMessagingSettings] = Nested(
     "profile_phone_numbers",
-    lambda profile, page, size: ListProfilePhoneNumbers(id=profile, page=page, size=size),
-    lambda page, size: ListPhoneNumbers(page=page, size=size),
+    lambda profile, page, size: ListPhoneNumbers(
+        messaging_profile_id=profile, sort="asc", page=page, size=size
+    ),
+    lambda page, size: ListPhoneNumbers(sort="asc", page=page, size=size),
 )
 SHORT_CODES: Nested[ShortCode] = Nested(
     "profile_short_codes",
-    lambda profile, page, size: ListProfileShortCodes(id=profile, page=page, size=size),
+    lambda profile, page, size: ListShortCodes(messaging_profile_id=profile, page=page, size=size),
     lambda page, size: ListShortCodes(page=page, size=size),
 )
 ALPHANUMERIC_SENDER_IDS: Nested[AlphanumericSenderId] = Nested(
@@ -118,6 +121,12 @@ class FanIn:
             maxsize=max_lists, ttl=remember, timer=clock
         )
 
+    def worth_reading(self, tenant: str, kind: str, profiles: int) -> bool:
+        """Whether the account's list `kind` may be cheaper than `profiles` calls: unknown,
+        or known to span fewer pages."""
+        known = self._sizes.get((tenant, kind))
+        return known is None or _pages(known) < profiles
+
     async def pages(
         self,
         tenant: str,
@@ -127,16 +136,15 @@ class FanIn:
         profile_of: Callable[[T], str | None],
         *,
         turns: Turns | None = None,
+        first_page: Callable[[], Awaitable[Page[T]]] | None = None,
     ) -> list[Page[T]] | None:
         """Each key's page, cut from the account's list `kind` (`read(number, size)` reads a
-        page of it), or None: ask per profile, it takes no more calls."""
-        if len(keys) < 2:
-            return None
-        known = self._sizes.get((tenant, kind))
-        if known is not None and _pages(known) >= len(keys):
+        page of it), or None: ask per profile, it takes no more calls. `first_page` gives
+        page 1 of the list when it was read already (`worth_reading` said it might be)."""
+        if len(keys) < 2 or not self.worth_reading(tenant, kind, len(keys)):
             return None
         try:
-            first = await read(1, ACCOUNT_PAGE_SIZE)
+            first = await (read(1, ACCOUNT_PAGE_SIZE) if first_page is None else first_page())
         except GatewayError:
             # Per profile, each read fails (or is served stale) on its own.
             return None

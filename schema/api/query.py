@@ -20,7 +20,8 @@ from gateway.telnyx.operations import (
 from schema.api.connection import Connection, build_connection
 from schema.api.context import Context, Info
 from schema.api.inputs import MessagingProfileFilter, PhoneNumberFilter, ShortCodeFilter
-from schema.api.paging import Slice, read_window, window
+from schema.api.paging import Slice, Window, read_window, window
+from schema.api.selection import nested_asked
 from schema.api.types import (
     After,
     First,
@@ -53,11 +54,7 @@ def _filtered(make: type[Read[telnyx.Page[T]]], **values: Any) -> Read[telnyx.Pa
         raise exc.under("filter") from None
 
 
-async def _read_list(
-    ctx: Context, listing: Read[telnyx.Page[T]], first: int | None, after: str | None, kind: str
-) -> Slice[T]:
-    win = window(kind, first, after, max_first=ctx.max_page_size)
-
+async def _read_list(ctx: Context, listing: Read[telnyx.Page[T]], win: Window) -> Slice[T]:
     async def fetch(page: int, size: int) -> telnyx.Page[T]:
         call = listing.model_copy(update={"page": page, "size": size})
         fetched = await ctx.service.read(ctx.caller, call)
@@ -82,7 +79,10 @@ async def resolve_messaging_profiles(
         name=_given(wanted.name),
         name_contains=_given(wanted.name_contains),
     )
-    profiles = await _read_list(ctx, listing, first, after, PROFILES)
+    win = window(PROFILES, first, after, max_first=ctx.max_page_size)
+    # The account-wide lists the profiles' nested lists may come from are read with the page.
+    ctx.loaders.prefetch([asked.nested for asked in nested_asked(info)], profiles=win.first)
+    profiles = await _read_list(ctx, listing, win)
     ctx.loaders.prime_profiles(profiles.items)
     connection = build_connection(PROFILES, profiles, MessagingProfile.from_telnyx)
     if ctx.read_ahead is not None:
@@ -118,7 +118,9 @@ async def resolve_short_codes(
         # Telnyx's literal "null" selects the short codes without a profile.
         profile_id = "null"
     listing = _filtered(ListShortCodes, messaging_profile_id=profile_id)
-    codes = await _read_list(ctx, listing, first, after, SHORT_CODES)
+    codes = await _read_list(
+        ctx, listing, window(SHORT_CODES, first, after, max_first=ctx.max_page_size)
+    )
     ctx.loaders.prime_short_codes(codes.items)
     return build_connection(SHORT_CODES, codes, ShortCode.from_telnyx)
 
@@ -145,7 +147,9 @@ async def resolve_phone_numbers(
         phone_number_contains=_given(wanted.phone_number_contains),
         type=number_type.value if number_type else None,
     )
-    numbers = await _read_list(ctx, listing, first, after, PHONE_NUMBERS)
+    numbers = await _read_list(
+        ctx, listing, window(PHONE_NUMBERS, first, after, max_first=ctx.max_page_size)
+    )
     ctx.loaders.prime_phone_numbers(numbers.items)
     return build_connection(PHONE_NUMBERS, numbers, PhoneNumber.from_telnyx)
 

@@ -297,10 +297,13 @@ class MessagingProfile:
 
     # The GraphQL type is the annotation's; the resolvers may return it later (awaitable).
     phone_numbers: Connection[PhoneNumber] = strawberry.field(  # type: ignore[assignment]
-        resolver=_profile_phone_numbers, description="The phone numbers assigned to this profile."
+        resolver=_profile_phone_numbers,
+        description="The phone numbers assigned to this profile, in phone-number order.",
     )
     short_codes: Connection[ShortCode] = strawberry.field(  # type: ignore[assignment]
-        resolver=_profile_short_codes, description="The short codes assigned to this profile."
+        resolver=_profile_short_codes,
+        description="The short codes assigned to this profile, in the order Telnyx lists the "
+        "account's short codes.",
     )
     alphanumeric_sender_ids: Connection[AlphanumericSenderId] = strawberry.field(  # type: ignore[assignment]
         resolver=_profile_alphanumeric_sender_ids,

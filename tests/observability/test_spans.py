@@ -304,13 +304,14 @@ async def test_a_nested_graphql_query_is_one_operation_span_over_its_upstream_re
                 (
                     "query ProfileWithNumbers",
                     (
+                        # A profile's lists: the account's lists, filtered by the profile.
                         (
-                            "telnyx.list_profile_phone_numbers",
-                            (("GET /messaging_profiles/{id}/phone_numbers", ()),),
+                            "telnyx.list_phone_numbers",
+                            (("GET /phone_numbers/messaging", ()),),
                         ),
                         (
-                            "telnyx.list_profile_short_codes",
-                            (("GET /messaging_profiles/{id}/short_codes", ()),),
+                            "telnyx.list_short_codes",
+                            (("GET /short_codes", ()),),
                         ),
                         (
                             "telnyx.retrieve_messaging_profile",
@@ -322,7 +323,7 @@ async def test_a_nested_graphql_query_is_one_operation_span_over_its_upstream_re
         )
     ]
     assert attributes(server(finished))["http.route"] == "/graphql"
-    for name in ("telnyx.list_profile_phone_numbers", "telnyx.list_profile_short_codes"):
+    for name in ("telnyx.list_phone_numbers", "telnyx.list_short_codes"):
         assert {"telnyx.page.number", "telnyx.page.size"} <= attributes(one(finished, name)).keys()
 
 

@@ -39,9 +39,12 @@ async def test_nested_query_costs_one_plus_two_per_profile(
     reads = upstream(simulator)
     assert reads[0] == f"GET /messaging_profiles?page[number]=1&page[size]={max(profiles, 20)}"
     assert sorted(reads[1:]) == sorted(
-        f"GET /messaging_profiles/{edge['node']['id']}/{kind}?page[number]=1&page[size]=20"
+        f"GET {path}?page[number]=1&page[size]=20&filter[messaging_profile_id]={edge['node']['id']}{sort}"
         for edge in edges
-        for kind in ("phone_numbers", "short_codes")
+        for path, sort in (
+            ("/phone_numbers/messaging", "&sort[phone_number]=asc"),
+            ("/short_codes", ""),
+        )
     )
     assert len(simulator.requests) == 1 + 2 * profiles
     alerts = edges[0]["node"]

@@ -95,7 +95,7 @@ async def test_a_nested_list_that_fails_reports_on_its_own_field(
     make_app: MakeApp, simulator: Simulator
 ) -> None:
     app = make_app(nested_fan_in=False, upstream_max_retries=0)
-    simulator.faults.fail(503, times=3, path="/v2/messaging_profiles/", method="GET")
+    simulator.faults.fail(503, times=3, path="/v2/phone_numbers/messaging", method="GET")
     async with client_for(app) as client:
         body = await gql(
             client,

@@ -4,7 +4,9 @@ tenant token or a Telnyx key, whatever a client sends to either port."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import secrets
 import socket
 import subprocess
@@ -16,9 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.telemetry import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging, redact
 from tests.process import ROOT, Gateway, Start, free_port
-
-pytestmark = pytest.mark.slow
 
 KEY = "KEY" + "0123456789abcdefghijKLMNOP"  # a Telnyx key's shape
 
@@ -113,6 +114,7 @@ def simulator(tmp_path: Path) -> Iterator[str]:
     process.wait()
 
 
+@pytest.mark.slow
 def test_no_token_or_key_reaches_the_logs_at_debug(
     start_gateway: Start, simulator: str, tmp_path: Path
 ) -> None:
@@ -172,3 +174,46 @@ def test_no_token_or_key_reaches_the_logs_at_debug(
     assert token[4:20] not in logs
     assert KEY not in logs
     assert "Bearer" not in logs
+
+
+@pytest.mark.parametrize(
+    ("line", "redacted"),
+    [
+        ("< authorization: Bearer abc.def", "< authorization: REDACTED"),
+        ("> Proxy-Authorization: Basic Zm9vOmJhcg==", "> Proxy-Authorization: REDACTED"),
+        ("headers={'Authorization': 'Bearer tok'}", "headers={'Authorization': 'REDACTED'}"),
+        ("cookie: session=abc; other=def", "cookie: REDACTED"),
+        ("sent Bearer tok-123 upstream", "sent REDACTED upstream"),
+        (f"key {KEY} refused", "key REDACTED refused"),
+        ("redis://:s3cret@redis:6379/0 unreachable", "redis://REDACTED@redis:6379/0 unreachable"),
+        (
+            "GET http://127.0.0.1:8080/v2/short_codes 200",
+            "GET http://127.0.0.1:8080/v2/short_codes 200",
+        ),
+        ("KEYS of the cache", "KEYS of the cache"),
+    ],
+)
+def test_library_lines_are_scrubbed_of_credentials(line: str, redacted: str) -> None:
+    assert redact(line) == redacted
+
+
+def test_only_lines_from_other_loggers_than_the_gateways_are_rewritten() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in LIBRARY_LOGGERS + QUIET_LOGGERS}
+    try:
+        configure_logging("debug", stream)
+        logging.getLogger("uvicorn.error").info("< authorization: Bearer %s", "tok-1")
+        logging.getLogger("uvicorn.error").debug("below the floor: Bearer tok-2")
+        logging.getLogger("gateway.test").debug("own line, kept as written")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, was in levels.items():
+            logging.getLogger(name).setLevel(was)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["logger"], line["level"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "info", "< authorization: REDACTED"),
+        ("gateway.test", "debug", "own line, kept as written"),
+    ]

@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.servers_compare --flood 20000 [--only gateway,uvicorn-httptools]
 
 Each candidate serves the same gateway (`create_app`, production mode, tracing to an OTLP
-sink) over the Telnyx simulator, one at a time, with the nearest it has to the gateway's
+sink) over the Telnyx simulator (20 ms latency), with the nearest it has to the gateway's
 defaults: 10 s for a request's head and body, 64 KiB of head, 5 s idle keep-alive, and a
-cap of 2,000 connections (`bench/candidate.py` says how each is configured). Then, from
-this process:
+cap of 2,000 connections (`bench/candidate.py` says how each is configured). From this
+process, one candidate at a time while the others wait idle:
 
 - probes on fresh connections, run together, each watched for at most `--probe-limit`
   seconds: a head that never ends; a head sent one line a second; a connection that sends
@@ -18,9 +18,12 @@ this process:
   had closed them all;
 - 2,500 half-open connections against the cap of 2,000: how many the server still held
   a second later, and the tenant's read meanwhile;
-- warm throughput, as `bench/run.py` measures it: a cached GraphQL `messagingProfile(id)`
-  and a cached REST `GET /v2/messaging_profiles/{id}`, 16 workers, requests/s and the
-  server's CPU per request (its whole process tree, from /proc).
+
+then warm throughput, as `bench/run.py` measures it, over all candidates in `--passes`
+passes alternately forwards and backwards (so that a machine getting busier weighs on all
+alike): a cached GraphQL `messagingProfile(id)` and a cached REST
+`GET /v2/messaging_profiles/{id}`, 16 workers, requests/s and the server's CPU per
+request (its whole process tree, from /proc).
 
 `--flood N` runs instead N half-open connections (from several `bench/halfopen.py`
 processes, each within its own open-files limit) against each candidate for 30 s, with a
@@ -320,31 +323,49 @@ def _ms(latency: float | None) -> str:
 
 
 async def throughput(
-    gateway: stack.Server, token: str, profile_id: str, duration: float
-) -> dict[str, tuple[float, float]]:
-    """req/s and server CPU ms/req for the two cached reads."""
+    gateways: dict[str, stack.Server], token: str, profile_id: str, args: argparse.Namespace
+) -> dict[str, dict[str, str]]:
+    """req/s and server CPU ms/req for the two cached reads on every candidate, in
+    `args.passes` passes alternately forwards and backwards, so that a machine getting
+    busier or quieter weighs on all of them alike."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     body = orjson.dumps({"query": PROFILE_QUERY, "variables": {"id": profile_id}})
-    out: dict[str, tuple[float, float]] = {}
+    path = f"/v2/messaging_profiles/{profile_id}"
+    runs = {(name, key): [0, 0.0, 0.0] for name in gateways for key in ("graphql", "rest")}
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        for number in range(args.passes):
+            names = list(gateways) if number % 2 == 0 else list(gateways)[::-1]
+            for name in names:
+                gateway = gateways[name]
 
-        async def graphql(_: int) -> None:
-            await fetch(session, "POST", gateway.url + "/graphql", body=body, headers=headers)
+                async def graphql(_: int, url: str = gateway.url) -> None:
+                    await fetch(session, "POST", url + "/graphql", body=body, headers=headers)
 
-        async def rest(_: int) -> None:
-            path = f"/v2/messaging_profiles/{profile_id}"
-            await fetch(session, "GET", gateway.url + path, headers=headers)
+                async def rest(_: int, url: str = gateway.url) -> None:
+                    await fetch(session, "GET", url + path, headers=headers)
 
-        for key, action in (("graphql", graphql), ("rest", rest)):
-            await drive(action, 16, 0.5)
-            before = tree_cpu_seconds(gateway.process.pid)
-            sample: Sample = await drive(action, 16, duration)
-            cpu = tree_cpu_seconds(gateway.process.pid) - before
-            if sample.errors:
-                raise RuntimeError(f"{key}: {sample.errors} errors: {sample.first_error}")
-            out[key] = (sample.rate, cpu / max(sample.count, 1) * 1000)
+                for key, action in (("graphql", graphql), ("rest", rest)):
+                    await drive(action, 16, 0.5)
+                    before = tree_cpu_seconds(gateway.process.pid)
+                    sample: Sample = await drive(action, 16, args.duration / args.passes)
+                    cpu = tree_cpu_seconds(gateway.process.pid) - before
+                    if sample.errors:
+                        raise RuntimeError(f"{name} {key}: {sample.first_error}")
+                    tally = runs[name, key]
+                    tally[0] += sample.count
+                    tally[1] += sample.seconds
+                    tally[2] += cpu
+                    print(
+                        f"pass {number + 1}, {name} {key}: {sample.rate:,.0f}/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    out: dict[str, dict[str, str]] = {name: {} for name in gateways}
+    for (name, key), (count, seconds, cpu) in runs.items():
+        out[name][f"warm {key} req/s"] = f"{count / seconds:,.0f}"
+        out[name][f"warm {key} CPU ms/req"] = f"{cpu / max(count, 1) * 1000:.3f}"
     return out
 
 
@@ -397,7 +418,7 @@ async def flood(
 
 def start(
     processes: stack.Stack, candidate: Candidate, simulator: stack.Server, sink: stack.Server,
-    token: str, metrics_port: int,
+    token: str, metrics_port: int, cap: int | None,
 ) -> stack.Server:  # fmt: skip
     tenants = processes.workdir / "tenants.json"
     tenants.write_text(
@@ -421,11 +442,12 @@ def start(
         "GATEWAY_TENANTS_FILE": str(tenants),
         "GATEWAY_TELNYX_BASE_URL": f"{simulator.url}/v2",
         "GATEWAY_LOG_LEVEL": "warning",
-        "GATEWAY_MAX_CONNECTIONS": str(CAP),
         "GATEWAY_SHUTDOWN_BUDGET": "2",
         "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
         "PATH": os.defpath,
     }
+    if cap is not None:
+        env["GATEWAY_MAX_CONNECTIONS"] = str(cap)
     server = processes.start(candidate.name, candidate.argv, env)
     server.wait_ready("/readyz")
     return server
@@ -436,7 +458,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description=(__doc__ or "").splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per warm read")
+    parser.add_argument(
+        "--duration", type=float, default=6.0, help="measured seconds per warm read, all passes"
+    )
+    parser.add_argument("--passes", type=int, default=2, help="throughput passes")
     parser.add_argument("--probe-limit", type=float, default=30.0, help="seconds per probe")
     parser.add_argument("--flood", type=int, default=0, help="half-open connections instead")
     parser.add_argument("--markdown", action="store_true")
@@ -473,40 +498,48 @@ def main(argv: list[str] | None = None) -> None:
         c.name for c in CANDIDATES if c not in chosen and (not args.only or c.name in args.only)
     ]
     rows: dict[str, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory(prefix="servers-compare-") as workdir:
+    load_before = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    with (
+        tempfile.TemporaryDirectory(prefix="servers-compare-") as workdir,
+        stack.running(Path(workdir)) as processes,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        simulator = stack.start_simulator(processes, 0.02)
+        sink = stack.start_sink(processes)
+        ids = stack.seed(simulator)
+        token = stack.new_token()
+        path = f"/v2/messaging_profiles/{ids[0]}"
+        gateways: dict[str, stack.Server] = {}
+        # One candidate at a time under the probes; the others wait, idle.
         for candidate in chosen:
-            with stack.running(Path(workdir)) as processes:
-                simulator = stack.start_simulator(processes, 0.02)
-                sink = stack.start_sink(processes)
-                ids = stack.seed(simulator)
-                token = stack.new_token()
-                metrics_port = stack.free_port()
-                gateway = start(processes, candidate, simulator, sink, token, metrics_port)
-                path = f"/v2/messaging_profiles/{ids[0]}"
-                health = (
-                    f"http://127.0.0.1:{metrics_port}/healthz"
-                    if candidate.name == "gateway"
-                    else gateway.url + "/healthz"
-                )
-                print(f"{candidate.name}: started", file=sys.stderr, flush=True)
-                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                    runner.run(tenant_read(gateway.port, path, token))  # fills the cache
-                    if args.flood:
-                        cells = runner.run(flood(gateway, health, token, path, args.flood))
-                    else:
-                        cells = runner.run(protections(gateway.port, token, path, args.probe_limit))
-                        for key, (rate, cpu) in runner.run(
-                            throughput(gateway, token, ids[0], args.duration)
-                        ).items():
-                            cells[f"warm {key} req/s"] = f"{rate:,.0f}"
-                            cells[f"warm {key} CPU ms/req"] = f"{cpu:.3f}"
-                rows[candidate.label] = cells
-                print(f"{candidate.name}: {cells}", file=sys.stderr, flush=True)
+            metrics_port = stack.free_port()
+            # The flood meets the default cap; the probes a smaller one, quicker to reach.
+            cap = None if args.flood else CAP
+            gateway = start(processes, candidate, simulator, sink, token, metrics_port, cap)
+            gateways[candidate.name] = gateway
+            health = (
+                f"http://127.0.0.1:{metrics_port}/healthz"
+                if candidate.name == "gateway"
+                else gateway.url + "/healthz"
+            )
+            runner.run(tenant_read(gateway.port, path, token))  # fills the cache
+            if args.flood:
+                cells = runner.run(flood(gateway, health, token, path, args.flood))
+                gateway.stop()
+            else:
+                cells = runner.run(protections(gateway.port, token, path, args.probe_limit))
+            rows[candidate.name] = cells
+            print(f"{candidate.name}: {cells}", file=sys.stderr, flush=True)
+        if not args.flood:
+            for name, cells in runner.run(throughput(gateways, token, ids[0], args)).items():
+                rows[name].update(cells)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
-        f"{os.cpu_count()} cores, load average at the end {load}; Python {sys.version.split()[0]}"
+        f"{os.cpu_count()} cores; load average {load_before} before, {load} after; "
+        f"Python {sys.version.split()[0]}"
     )
-    print(table(rows, args.markdown))
+    labels = {c.name: c.label for c in CANDIDATES}
+    print(table({labels[name]: cells for name, cells in rows.items()}, args.markdown))
     if missing:
         print(f"not measured (not installed): {', '.join(missing)}")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import resource
 import time
@@ -40,15 +39,16 @@ async def flood(port: int, connections: int, seconds: float) -> dict[str, float 
                 return
         opened += 1
         try:
-            with contextlib.suppress(OSError):
-                while await asyncio.wait_for(reader.read(65536), stop_at - time.monotonic()):
-                    pass
-            closed += 1
-            last_close = time.monotonic() - started
-        except TimeoutError:
-            pass
+            while await asyncio.wait_for(reader.read(65536), stop_at - time.monotonic()):
+                pass
+        except TimeoutError:  # still open at the end (caught before OSError, its base)
+            return
+        except OSError:
+            pass  # reset by the server: closed too
         finally:
             writer.close()
+        closed += 1
+        last_close = time.monotonic() - started
 
     await asyncio.gather(*(hold() for _ in range(connections)))
     return {

@@ -402,10 +402,13 @@ async def flood(
             await asyncio.sleep(0.5)
     outcomes = [json.loads((await client.communicate())[0]) for client in clients]
     answered = [r for r in reads if r is not None]
+    lasts = [o["last_close_s"] for o in outcomes if o["last_close_s"] is not None]
     return {
         "connections opened": f"{sum(o['opened'] for o in outcomes):,}",
         "could not connect": f"{sum(o['failed'] for o in outcomes):,}",
-        "closed by the server": f"{sum(o['closed_by_server'] for o in outcomes):,}",
+        "closed by the server": f"{sum(o['closed_by_server'] for o in outcomes):,}"
+        + (f", the last after {max(lasts):.1f} s" if lasts else ""),
+        "server still running": "yes" if gateway.process.poll() is None else "no",
         "server's open files, peak": f"{peak_files:,}",
         "tenant reads answered": f"{len(answered)} of {len(reads)}"
         + (f", slowest {max(answered) * 1000:.0f} ms" if answered else ""),
@@ -464,6 +467,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--passes", type=int, default=2, help="throughput passes")
     parser.add_argument("--probe-limit", type=float, default=30.0, help="seconds per probe")
     parser.add_argument("--flood", type=int, default=0, help="half-open connections instead")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the probes")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--only", type=lambda text: text.split(","), help="candidate names")
     return parser.parse_args(argv)
@@ -526,6 +530,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.flood:
                 cells = runner.run(flood(gateway, health, token, path, args.flood))
                 gateway.stop()
+            elif args.throughput_only:
+                cells = {}
             else:
                 cells = runner.run(protections(gateway.port, token, path, args.probe_limit))
             rows[candidate.name] = cells

@@ -204,8 +204,9 @@ def test_only_lines_from_other_loggers_than_the_gateways_are_rewritten() -> None
     levels = {name: logging.getLogger(name).level for name in LIBRARY_LOGGERS + QUIET_LOGGERS}
     try:
         configure_logging("debug", stream)
-        logging.getLogger("uvicorn.error").info("< authorization: Bearer %s", "tok-1")
-        logging.getLogger("uvicorn.error").debug("below the floor: Bearer tok-2")
+        library = logging.getLogger("websockets.server")  # as it logged upgrade headers
+        library.info("< authorization: Bearer %s", "tok-1")
+        library.debug("below the floor: Bearer tok-2")
         logging.getLogger("gateway.test").debug("own line, kept as written")
     finally:
         root.handlers[:] = handlers
@@ -214,6 +215,6 @@ def test_only_lines_from_other_loggers_than_the_gateways_are_rewritten() -> None
             logging.getLogger(name).setLevel(was)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["logger"], line["level"], line["message"]) for line in lines] == [
-        ("uvicorn.error", "info", "< authorization: REDACTED"),
+        ("websockets.server", "info", "< authorization: REDACTED"),
         ("gateway.test", "debug", "own line, kept as written"),
     ]

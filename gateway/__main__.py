@@ -58,7 +58,7 @@ def settings_help(width: int = 79) -> str:
     return "\n".join(lines)
 
 
-def ensure_port_free(host: str, port: int) -> None:
+def ensure_port_free(host: str, port: int, variable: str = "GATEWAY_PORT") -> None:
     """Exit, naming the address, when the server could not listen there: checked before
     anything is printed that invites a caller to connect."""
     if port == 0:
@@ -71,7 +71,7 @@ def ensure_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             reason = (
-                "another process is listening on it (choose another with GATEWAY_PORT)"
+                f"another process is listening on it (choose another with {variable})"
                 if exc.errno == errno.EADDRINUSE
                 else exc.strerror
             )
@@ -93,6 +93,7 @@ def serve() -> None:
     except (TenantsFileError, TrustedDocumentsError) as exc:
         sys.exit(str(exc))
     ensure_port_free(settings.host, settings.port)
+    ensure_port_free(settings.host, settings.metrics_port, "GATEWAY_METRICS_PORT")
     reload_on_sighup(app.state.tenants_reloader)
     if settings.is_demo:
         url = f"http://{settings.host}:{settings.port}"

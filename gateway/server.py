@@ -111,7 +111,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, variable: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -119,7 +119,9 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise SystemExit(
+            f"cannot listen on {host} port {port} ({variable}): {exc.strerror}"
+        ) from exc
     return sock
 
 
@@ -174,7 +176,7 @@ def run(app: Starlette, settings: Settings) -> None:
     api_guard = ConnectionGuard(ConnectionLimits.from_settings(settings, cap))
     api = _Server(_config(app, api_guard, settings, lifespan=True))
     listeners = {"api": (api, api_guard)}
-    api_socket = _listen(settings.host, settings.port)
+    api_socket = _listen(settings.host, settings.port, "GATEWAY_PORT")
     metrics: tuple[_Server, socket.socket] | None = None
     if settings.metrics_port:
         metrics_guard = ConnectionGuard(
@@ -186,7 +188,7 @@ def run(app: Starlette, settings: Settings) -> None:
             )
         )
         server = _Server(_config(app.state.probes, metrics_guard, settings, lifespan=False))
-        metrics = (server, _listen(settings.host, settings.metrics_port))
+        metrics = (server, _listen(settings.host, settings.metrics_port, "GATEWAY_METRICS_PORT"))
         listeners["metrics"] = (server, metrics_guard)
     _observe(telemetry, listeners)
 

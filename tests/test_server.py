@@ -4,6 +4,7 @@ raised and reported at start-up."""
 from __future__ import annotations
 
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -64,6 +65,27 @@ def test_metrics_port_zero_turns_the_metrics_listener_off(start_gateway: Start) 
     assert httpx.get(f"{gateway.url}/healthz", timeout=10).status_code == 200
     assert f"listening on http://127.0.0.1:{gateway.port} (API); metrics port off" in (
         gateway.logs()
+    )
+
+
+def test_a_taken_metrics_port_is_named_before_the_demo_banner_is_printed() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve"],
+            cwd=ROOT,
+            env={"GATEWAY_PORT": str(free_port()), "GATEWAY_METRICS_PORT": str(metrics_port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"cannot listen on 127.0.0.1 port {metrics_port}: another process is listening on it "
+        "(choose another with GATEWAY_METRICS_PORT)"
     )
 
 

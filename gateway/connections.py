@@ -184,7 +184,7 @@ class GuardedProtocol(HttpToolsProtocol):
         elif self._timer is None:
             if self._in_body:
                 self._arm(self._body_due)
-            elif self._head_due is not None:
+            elif self._head_due is not None and self._answered():
                 self._arm(self._head_due)
 
     def on_message_begin(self) -> None:
@@ -222,8 +222,21 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self.cycle.response_complete:
             self.guard.idle[self] = None
+            if self._in_head and self._head_due is not None:
+                # A head that began while the previous request was being answered (HTTP
+                # pipelining) gets its whole time from now, as if it had just begun; the
+                # idle keep-alive timer does not apply to it.
+                self._unset_keepalive_if_required()
+                self._disarm()
+                self._head_due = self.loop.time() + self._limits.header_timeout
+                self._arm(self._head_due)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _answered(self) -> bool:
+        """No request of this connection is waiting for its answer."""
+        cycle: RequestResponseCycle | None = self.cycle
+        return cycle is None or cycle.response_complete
 
     def _count(self, size: int) -> None:
         self._head_size += size

@@ -103,3 +103,31 @@ def start_gateway(tmp_path: Path) -> Iterator[Start]:
         if gateway.process.poll() is None:
             gateway.process.kill()
             gateway.process.wait()
+
+
+@pytest.fixture
+def simulator_url(tmp_path: Path) -> Iterator[str]:
+    """The Telnyx simulator as a process of its own (`python -m gateway simulate`), for
+    gateways started by `start_gateway`; yields its base URL, without `/v2`."""
+    port = free_port()
+    with (tmp_path / "simulator.log").open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "simulate", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        assert process.poll() is None, (tmp_path / "simulator.log").read_text()
+        try:
+            if httpx.get(f"{url}/_simulator/faults", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the simulator did not start"
+        time.sleep(0.05)
+    yield url
+    process.kill()
+    process.wait()

@@ -8,6 +8,7 @@ time are generous, since the machine is shared.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import resource
 import selectors
@@ -15,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -223,3 +225,62 @@ def test_at_the_cap_the_longest_idle_connection_makes_room_for_a_tenant(
         with pytest.raises(TimeoutError):
             sock.recv(1)
         sock.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (with a Content-Length) from a connection that stays open."""
+    sock.settimeout(GENEROUS)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            pytest.fail(f"closed before a whole answer; received {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":", 1)[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            pytest.fail(f"closed before a whole answer; received {head + body!r}")
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_pipelined_head_gets_its_time_once_the_answer_before_it_is_sent(
+    start_gateway: Start, simulator_url: str, tmp_path: Path
+) -> None:
+    token = "pipelining-token-0123456789"
+    tenants = tmp_path / "tenants.json"
+    entry = {
+        "id": "acme",
+        "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "telnyx_api_key": "KEYpipelining000000000000000000",
+    }
+    tenants.write_text(json.dumps({"tenants": [entry]}))
+    gateway = start_gateway(
+        GATEWAY_HEADER_TIMEOUT="1",
+        GATEWAY_DEMO="false",
+        GATEWAY_TENANTS_FILE=str(tenants),
+        GATEWAY_TELNYX_BASE_URL=f"{simulator_url}/v2",
+    )
+    # The first request takes longer than a head may: Telnyx answers it after 2.5 s.
+    slow = {"delay": 2.5, "path": "/v2/messaging_profiles"}
+    httpx.post(f"{simulator_url}/_simulator/faults", json=slow).raise_for_status()
+    first = (
+        f"GET /v2/messaging_profiles HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    # The second request's head starts while the first is being answered.
+    sock = connect(gateway, first + b"GET /healthz HTTP/1.1\r\n")
+    answer = read_response(sock)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["meta"]["page_number"] == 1
+    sock.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+    second, _ = until_closed(sock)
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert second.endswith(b'{"status":"ok"}')

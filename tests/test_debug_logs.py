@@ -9,17 +9,13 @@ import json
 import logging
 import secrets
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway.telemetry import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging, redact
-from tests.process import ROOT, Gateway, Start, free_port
+from tests.process import Gateway, Start
 
 KEY = "KEY" + "0123456789abcdefghijKLMNOP"  # a Telnyx key's shape
 
@@ -87,36 +83,9 @@ def every_kind_of_request(gateway: Gateway, token: str) -> dict[str, int | bytes
     return seen
 
 
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[str]:
-    """The Telnyx simulator as its own process; yields its base URL."""
-    port = free_port()
-    with (tmp_path / "simulator.log").open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "simulate", "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        assert process.poll() is None
-        try:
-            if httpx.get(f"{url}/_simulator/faults", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the simulator did not start"
-        time.sleep(0.05)
-    yield url
-    process.kill()
-    process.wait()
-
-
 @pytest.mark.slow
 def test_no_token_or_key_reaches_the_logs_at_debug(
-    start_gateway: Start, simulator: str, tmp_path: Path
+    start_gateway: Start, simulator_url: str, tmp_path: Path
 ) -> None:
     token = "tok-" + secrets.token_urlsafe(24)
     tenants = tmp_path / "tenants.json"
@@ -130,7 +99,7 @@ def test_no_token_or_key_reaches_the_logs_at_debug(
         GATEWAY_LOG_LEVEL="debug",
         GATEWAY_DEMO="false",
         GATEWAY_TENANTS_FILE=str(tenants),
-        GATEWAY_TELNYX_BASE_URL=f"{simulator}/v2",
+        GATEWAY_TELNYX_BASE_URL=f"{simulator_url}/v2",
         GATEWAY_HEADER_TIMEOUT="1",
         GATEWAY_BODY_TIMEOUT="1",
     )
@@ -139,8 +108,8 @@ def test_no_token_or_key_reaches_the_logs_at_debug(
     auth = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
     failures = []
     for fault in ({"drop": True, "times": 10}, {"status": 401, "times": 10}):
-        httpx.delete(f"{simulator}/_simulator/faults").raise_for_status()
-        httpx.post(f"{simulator}/_simulator/faults", json=fault).raise_for_status()
+        httpx.delete(f"{simulator_url}/_simulator/faults").raise_for_status()
+        httpx.post(f"{simulator_url}/_simulator/faults", json=fault).raise_for_status()
         failures.append(
             httpx.get(f"{gateway.url}/v2/short_codes", headers=auth, timeout=30).status_code
         )

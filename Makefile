@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload clean
+.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload bench-servers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-transport: $(VENV)/.dev
 
 bench-reload: $(VENV)/.dev
 	$(BIN)/python -m bench.reload
+
+# Granian and Hypercorn are measured when installed (.venv/bin/pip install granian hypercorn).
+bench-servers: $(VENV)/.dev
+	$(BIN)/python -m bench.servers_compare
 
 # Regenerates both lock files from pyproject.toml (needs uv: pip install uv).
 lock:

@@ -4,8 +4,8 @@
     python -m bench.servers sink --port N
 
 `baseline` is the ceiling: a plain Starlette app answering the gateway's two measured reads
-with fixed bytes captured from the gateway, served exactly as `python -m gateway serve`
-serves the gateway. `sink` is the OTLP/HTTP endpoint the gateway exports its spans to: it
+with fixed bytes captured from the gateway, served with the protocol and options
+`python -m gateway serve` uses. `sink` is the OTLP/HTTP endpoint the gateway exports its spans to: it
 reads each batch, counts it, and answers 200, as a collector would.
 """
 
@@ -20,6 +20,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from gateway.config import Settings
+from gateway.connections import ConnectionGuard, ConnectionLimits
 
 
 def baseline_app(nested: bytes, profile: bytes) -> Starlette:
@@ -88,14 +91,19 @@ def main() -> None:
     if args.nested is None or args.profile is None:
         parser.error("baseline needs --nested and --profile")
     app = baseline_app(args.nested.read_bytes(), args.profile.read_bytes())
-    # The options `python -m gateway serve` passes, so only the app differs.
+    # The protocol and options `python -m gateway serve` uses, so only the app differs.
+    settings = Settings(demo=True)
+    limits = ConnectionLimits.from_settings(settings, settings.max_connections)
     uvicorn.run(
         app,
         host="127.0.0.1",
         port=args.port,
+        http=ConnectionGuard(limits).protocol(),
+        ws="none",
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
 
 

@@ -190,11 +190,12 @@ def start_gateway(
         ["-m", "gateway", "serve"],
         env={
             "GATEWAY_PORT": "{port}",
+            "GATEWAY_METRICS_PORT": str(free_port()),
             "GATEWAY_DEMO": "false",
             "GATEWAY_TENANTS_FILE": str(tenants),
             "GATEWAY_TELNYX_BASE_URL": f"{simulator.url}/v2",
             "GATEWAY_LOG_LEVEL": "warning",
-            "GATEWAY_SHUTDOWN_GRACE_PERIOD": "1",
+            "GATEWAY_SHUTDOWN_BUDGET": "3",
             "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
             **extra,
         },

@@ -43,8 +43,8 @@ from schema import create_graphql_app
 DEMO_TENANT_ID = "demo"
 DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"
 SIMULATOR_BASE_URL = "http://simulator.internal/v2"
-# Health and metrics are polled constantly; tracing them would drown the real traffic.
-UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
+# Health checks are polled constantly; tracing them would drown the real traffic.
+UNTRACED_PATHS = ("/healthz", "/readyz")
 
 
 def _too_large(path: str) -> Response:
@@ -233,7 +233,6 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             # Without it Starlette answers /v2 with a redirect to /v2/.
             Route("/v2", rest_not_found, methods=list(ANY_METHOD)),
@@ -253,6 +252,14 @@ def create_app(
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refuse=_too_large),
         ],
         lifespan=lifespan,
+    )
+    # Served on the metrics port (gateway/server.py), never on the API's.
+    app.state.probes = Starlette(
+        routes=[
+            Route("/metrics", metrics),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ]
     )
     app.state.service = service
     app.state.cache = cache

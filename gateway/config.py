@@ -36,25 +36,68 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info",
-        description="`debug`, `info`, `warning` or `error`; logs are JSON lines on stderr",
-    )
-    shutdown_grace_period: int = Field(
-        default=20, ge=0, description="seconds in-flight requests get to finish after SIGTERM"
+        description="`debug`, `info`, `warning` or `error`; logs are JSON lines on stderr. "
+        "`debug` is for the gateway's own loggers: the server's and the libraries' stay at "
+        "`info` or above, and their lines are scrubbed of credentials (authorization and "
+        "cookie headers, bearer tokens, Telnyx keys, URL passwords)",
     )
     shutdown_budget: float = Field(
         default=25.0,
         ge=1,
-        description="seconds from SIGTERM to exit, everything included: the drain of requests "
-        "in flight, the span flush and the metrics flush share it, each export bounded, so the "
-        "process exits within it even when a collector hangs; the deploy files' grace periods "
-        "are derived from it (deploy/README.md)",
+        description="seconds from SIGTERM to exit, everything included: in-flight requests get "
+        "what the flush and a margin leave (19 s of 25: the budget less a fifth for the "
+        "flush, at most 5 s, and a tenth for the exit, at most 1 s, in whole seconds), "
+        "then spans and metrics are flushed, abandoned at the deadline if the collector "
+        "does not answer, and the process exits 0; the deploy files' grace periods are "
+        "derived from it (deploy/README.md)",
     )
     metrics_port: int = Field(
         default=9464,
         ge=0,
         le=65535,
-        description="a second listener serving `/metrics`, `/healthz` and `/readyz` only, for "
-        "scrapers and probes; `/metrics` is not served on `GATEWAY_PORT`; `0` turns it off",
+        description="a second listener on the same host, with its own 32 connections, serving "
+        "`/metrics`, `/healthz` and `/readyz`, for scrapers and probes: they answer when the "
+        "API port is at its cap, and the API's Service need not expose `/metrics` "
+        "(`GATEWAY_PORT` keeps `/healthz` and `/readyz`, and has no `/metrics`); `0` turns "
+        "it off",
+    )
+    max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="open connections on the API port. Past it, the connection idle longest "
+        "(nothing sent yet, headers still arriving, or between requests) is closed to make "
+        "room; when every connection has a request in progress, the new one gets `503` and "
+        "is closed. At start-up the process raises its open-files limit to the hard limit, "
+        "logs both, and lowers this cap (with a warning) so that it, the upstream pool, the "
+        "metrics port and 256 spare descriptors fit",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds to receive a request's line and headers, counted from its first "
+        "byte (or from the connection's opening) and not reset by each byte; then `408` and "
+        "the connection closed (closed without an answer if nothing was sent)",
+    )
+    body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds to receive a request's body once its headers are in; then `408` "
+        "and the connection closed",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="seconds an idle keep-alive connection stays open between requests",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="largest request line and headers together; over it: `431` and the "
+        "connection closed",
     )
 
     # Tenants and demo mode
@@ -362,6 +405,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "introspection", demo)
         if not demo and self.tenants_file is None:
             raise ValueError("GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("GATEWAY_METRICS_PORT must differ from GATEWAY_PORT (0 turns it off)")
         if self.trusted_documents_only and self.trusted_documents_file is None:
             raise ValueError(
                 "GATEWAY_TRUSTED_DOCUMENTS_FILE is required when GATEWAY_TRUSTED_DOCUMENTS_ONLY is true"

@@ -1,9 +1,11 @@
-"""A request-body size limit, enforced before any handler reads the body."""
+"""A request-body size limit, enforced before any handler reads the body, and a client
+that leaves before its body is whole treated as gone rather than as a failure."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,14 @@ class BodySizeLimit:
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._limit(scope, receive, send)
+        except ClientDisconnect:
+            # The client left, or the server gave up waiting for the body: nobody is left
+            # to answer, and nothing went wrong here.
+            return
+
+    async def _limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,12 +61,30 @@ class Telemetry:
     meter_provider: MeterProvider
     registry: CollectorRegistry
     _processors: list[SpanProcessor] = field(default_factory=list)
+    # A `time.monotonic()` by which `shutdown` must return, whatever the exporters do; the
+    # server sets it from the shutdown budget when SIGTERM arrives.
+    shutdown_deadline: float | None = None
 
     def metrics_text(self) -> bytes:
         return generate_latest(self.registry)
 
     def shutdown(self) -> None:
-        """Flush pending spans and stop the providers."""
+        """Flush pending spans and stop the providers, by `shutdown_deadline` when set.
+
+        The SDK's flush ignores its timeout and a collector that accepts and never answers
+        holds each export for the exporter's whole timeout, so the flush runs on a thread of
+        its own that is abandoned at the deadline (it cannot keep the process alive).
+        """
+        if self.shutdown_deadline is None:
+            self._flush_and_stop()
+            return
+        flush = threading.Thread(target=self._flush_and_stop, name="telemetry-flush", daemon=True)
+        flush.start()
+        flush.join(max(0.0, self.shutdown_deadline - time.monotonic()))
+        if flush.is_alive():
+            log.warning("span export abandoned: the exporter did not finish within the budget")
+
+    def _flush_and_stop(self) -> None:
         self.tracer_provider.force_flush()
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
@@ -159,7 +178,8 @@ def build_telemetry(
     resource = Resource.create(
         {"service.name": settings.otel_service_name, "service.version": __version__}
     )
-    tracer_provider = TracerProvider(resource=resource)
+    # No exit hooks: an exit hook's flush has no deadline, and `Telemetry.shutdown` has one.
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     processors = _exporters(settings)
     if span_exporter is not None:
         processors.append(SimpleSpanProcessor(span_exporter))
@@ -167,7 +187,9 @@ def build_telemetry(
         tracer_provider.add_span_processor(processor)
     registry = CollectorRegistry(auto_describe=True)
     readers: list[MetricReader] = [PrometheusMetricReader(registry=registry), *metric_readers]
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
     # OTEL_SDK_DISABLED turns the SDK off for every signal, /metrics included; here it stops
     # tracing only (README): the metrics are the gateway's own page, not an export.
     meter_provider._disabled = False
@@ -377,14 +399,74 @@ class JsonFormatter(logging.Formatter):
 
 # These log every upstream request's URL at INFO, and the URL may hold a phone number.
 QUIET_LOGGERS = ("httpx", "httpcore")
+# Libraries whose debug output quotes what passes through them (request and response
+# headers, connection strings): they stay at INFO when the gateway logs at DEBUG.
+LIBRARY_LOGGERS = (
+    "uvicorn",
+    "websockets",
+    "wsproto",
+    "h11",
+    "hpack",
+    "asyncio",
+    "aiohttp",
+    "redis",
+    "urllib3",
+    "requests",
+    "opentelemetry",
+    "strawberry",
+    "graphql",
+    "multipart",
+    "python_multipart",
+)
+# Credentials as they appear in text a library may log: header lines and values,
+# `Bearer` tokens, Telnyx keys (`KEY` + 20 or more letters, digits, `_` or `-`), and the
+# password of a URL (`redis://user:password@host`).
+SECRET_PATTERNS = re.compile(
+    r"(?i)((?:proxy-)?authorization|x-api-key|api-key|cookie|set-cookie)(['\"]?\s*[:=,]\s*['\"]?)[^\r\n'\"]*"
+    r"|\bbearer\s+[^\s'\",;]+"
+    r"|(?-i:\bKEY[0-9A-Za-z_-]{20,})"
+    r"|(?<=://)[^/\s:@]*:[^/\s@]*(?=@)"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with every credential that `SECRET_PATTERNS` finds replaced by `REDACTED`."""
+    return SECRET_PATTERNS.sub(_redaction, text)
+
+
+def _redaction(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1) + match.group(2) + REDACTED
+    return REDACTED
+
+
+class LibraryRedaction(logging.Filter):
+    """Redacts credentials from records of loggers that are not the gateway's own.
+
+    The gateway's own lines never hold a secret (the tests scan them); a library's may
+    quote a header or a connection string, at any level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("gateway.") or record.name == "gateway":
+            return True
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 def configure_logging(level: str, stream: IO[str] | None = None) -> None:
-    """Send every log record to `stream` (stderr by default) as JSON lines."""
+    """Send every log record to `stream` (stderr by default) as JSON lines, libraries at
+    INFO or above and redacted."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(LibraryRedaction())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -124,6 +124,12 @@ def make_app(
         shutdown()
 
 
+async def scrape(app: Starlette) -> httpx.Response:
+    """`GET /metrics` on the app's metrics port (its probes app)."""
+    async with client_for(app.state.probes, token=None) as probes:
+        return await probes.get("/metrics")
+
+
 def client_for(app: Any, token: str | None = ALPHA_TOKEN) -> httpx.AsyncClient:
     """A caller of `app` with this bearer token (none when None); alpha's by default."""
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}

@@ -70,7 +70,7 @@ async def name_via(gateway: Gateway, profile_id: str) -> object:
 
 
 async def redis_gauge(gateway: Gateway) -> str:
-    async with httpx.AsyncClient(base_url=gateway.url) as client:
+    async with httpx.AsyncClient(base_url=gateway.metrics_url) as client:
         metrics = (await client.get("/metrics")).text
     values = [
         line.rsplit(" ", 1)[1]

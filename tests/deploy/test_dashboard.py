@@ -134,7 +134,10 @@ async def exposition(simulator: Simulator) -> AsyncIterator[Exposition]:
         simulator.faults.fail(503, times=1)
         assert (await client.get("/v2/short_codes")).status_code == 200
         assert (await client.get("/v2/messaging_profiles/missing")).status_code == 404
-        text = (await client.get("/metrics")).text
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.state.probes), base_url="http://gateway.test"
+    ) as probes:
+        text = (await probes.get("/metrics")).text
     labels: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -1,4 +1,5 @@
-"""SIGTERM: stop accepting, finish what is in flight within the grace period, flush spans.
+"""SIGTERM: stop accepting, finish what is in flight, flush spans, all within the shutdown
+budget, and exit 0, even when the collector accepts connections and never answers.
 
 Each test runs `python -m gateway serve` (demo mode, embedded simulator) as a real process.
 A request is held in flight across SIGTERM by a client that sends half of its body first.
@@ -70,7 +71,7 @@ def test_idle_gateway_exits_cleanly_on_sigterm(start_gateway: Start) -> None:
 def test_in_flight_request_completes_after_sigterm_and_new_ones_are_refused(
     start_gateway: Start,
 ) -> None:
-    gateway = start_gateway(GATEWAY_SHUTDOWN_GRACE_PERIOD="20")
+    gateway = start_gateway(GATEWAY_SHUTDOWN_BUDGET="25")
     held = HeldRequest(gateway.port)
     time.sleep(0.5)  # uvicorn has read the headers: the request is in flight
     sent = gateway.sigterm()
@@ -88,14 +89,18 @@ def test_in_flight_request_completes_after_sigterm_and_new_ones_are_refused(
     assert returncode == 0, f"exit status {returncode} after SIGTERM"
 
 
-def test_request_still_in_flight_after_the_grace_period_is_abandoned(start_gateway: Start) -> None:
-    gateway = start_gateway(GATEWAY_SHUTDOWN_GRACE_PERIOD="1")
+def test_request_still_in_flight_after_its_share_of_the_budget_is_abandoned(
+    start_gateway: Start,
+) -> None:
+    # 3 s: 0.3 s margin, 0.6 s for the flush, whole seconds for the drain: 2 s.
+    gateway = start_gateway(GATEWAY_SHUTDOWN_BUDGET="3")
     held = HeldRequest(gateway.port)
     time.sleep(0.5)
     sent = gateway.sigterm()
-    returncode = gateway.process.wait(timeout=PROMPTLY + 1)
+    returncode = gateway.process.wait(timeout=PROMPTLY + 3)
     waited = time.monotonic() - sent
-    assert 1.0 <= waited < 1.0 + PROMPTLY
+    assert 2.0 <= waited < 3.0 + PROMPTLY
+    assert "SIGTERM: shutting down within 3 s (in-flight requests get 2 s)" in gateway.logs()
     # uvicorn cancels the request and answers it, rather than dropping the connection.
     assert held.response() == (500, b"Internal Server Error")
     assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in gateway.logs()
@@ -160,3 +165,55 @@ def test_pending_spans_are_flushed_on_sigterm(
             for scope_spans in resource_spans.scope_spans:
                 names.update(span.name for span in scope_spans.spans)
     assert {"POST /graphql", "telnyx.list_messaging_profiles"} <= names
+
+
+@pytest.fixture
+def hanging_collector() -> Iterator[str]:
+    """An OTLP endpoint that accepts connections and requests, and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for sock in held:
+        sock.close()
+    server.close()
+
+
+def test_shutdown_fits_its_budget_with_a_request_in_flight_and_a_hanging_collector(
+    start_gateway: Start, hanging_collector: str
+) -> None:
+    budget = 10
+    gateway = start_gateway(
+        GATEWAY_SHUTDOWN_BUDGET=str(budget),
+        OTEL_SDK_DISABLED="false",
+        OTEL_EXPORTER_OTLP_ENDPOINT=hanging_collector,
+        OTEL_BSP_SCHEDULE_DELAY="3600000",  # spans wait for the shutdown's flush
+    )
+    answered = httpx.post(
+        f"{gateway.url}/graphql",
+        content=QUERY,
+        headers={"Authorization": "Bearer demo-token", "Content-Type": "application/json"},
+    )
+    assert answered.status_code == 200
+    held = HeldRequest(gateway.port)  # in flight for the whole drain: never finished
+    time.sleep(0.5)
+    sent = gateway.sigterm()
+    returncode = gateway.process.wait(timeout=budget + PROMPTLY)
+    waited = time.monotonic() - sent
+    assert waited < budget, f"exited {waited:.1f} s after SIGTERM, over its {budget} s budget"
+    assert returncode == 0, f"exit status {returncode} after SIGTERM"
+    assert held.response() == (500, b"Internal Server Error")
+    assert "span export abandoned" in gateway.logs()

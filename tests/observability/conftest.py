@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.telemetry import QUIET_LOGGERS, configure_logging
+from gateway.telemetry import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging
 
 
 @dataclass
@@ -31,7 +31,7 @@ def logs() -> Iterator[Logs]:
     """Every log record, as `python -m gateway serve` writes it, at debug level."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    quiet = {name: logging.getLogger(name).level for name in (*QUIET_LOGGERS, *LIBRARY_LOGGERS)}
     stream = io.StringIO()
     configure_logging("debug", stream)
     try:

@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -102,8 +103,10 @@ async def gateway(
     metric_readers: Sequence[MetricReader] = (),
     upstream: httpx.AsyncBaseTransport | None = None,
     token: str = ALPHA_TOKEN,
+    probes: list[Starlette] | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A caller of a gateway built from these parts, as the `client` fixture is."""
+    """A caller of a gateway built from these parts, as the `client` fixture is; `probes`,
+    when given, receives the app its metrics port serves."""
     telemetry = build_telemetry(settings, span_exporter=spans, metric_readers=metric_readers)
     app = create_app(
         settings,
@@ -111,6 +114,8 @@ async def gateway(
         tenants=tenants,
         telemetry=telemetry,
     )
+    if probes is not None:
+        probes.append(app.state.probes)
     try:
         async with client_for(app, token) as client:
             yield client

@@ -119,7 +119,8 @@ def test_the_served_gateway_delivers_a_requests_spans_over_otlp(
         "GATEWAY_PORT": str(port),
         "GATEWAY_DEMO": "true",
         "GATEWAY_LOG_LEVEL": "info",
-        "GATEWAY_SHUTDOWN_GRACE_PERIOD": "5",
+        "GATEWAY_METRICS_PORT": str(free_port()),
+        "GATEWAY_SHUTDOWN_BUDGET": "5",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector_url,
         "OTEL_TRACES_EXPORTER": "otlp",
         # Only the flush on shutdown can deliver the spans in time.

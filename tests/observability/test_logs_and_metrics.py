@@ -9,10 +9,11 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
 
 from gateway.config import Settings
 from gateway.simulator import Simulator
-from tests.conftest import ALPHA_KEY
+from tests.conftest import ALPHA_KEY, scrape
 from tests.observability.conftest import Logs
 from tests.observability.support import one, server
 
@@ -57,7 +58,7 @@ async def test_every_request_logs_one_access_line_inside_its_trace(
 
     await client.get(f"/v2/messaging_profiles/{profile_id}")
     await client.get("/healthz")
-    await client.get("/metrics")
+    await client.get("/readyz")
 
     front = server(spans.get_finished_spans())
     (line,) = logs.lines("gateway.access")
@@ -106,7 +107,7 @@ async def test_a_stale_serve_logs_a_warning_on_the_operations_span(
 
 
 async def test_metrics_show_cache_outcomes_upstream_latency_retries_and_calls_in_flight(
-    client: httpx.AsyncClient, simulator: Simulator
+    app: Starlette, client: httpx.AsyncClient, simulator: Simulator
 ) -> None:
     await client.get("/v2/messaging_profiles")
     simulator.faults.fail(503, times=3)
@@ -118,9 +119,9 @@ async def test_metrics_show_cache_outcomes_upstream_latency_retries_and_calls_in
     slow = asyncio.create_task(client.get(f"/v2/short_codes/{short_code_id}"))
     await asyncio.sleep(0.1)
 
-    during = await client.get("/metrics")
+    during = await scrape(app)
     await slow
-    after = samples((await client.get("/metrics")).text)
+    after = samples((await scrape(app)).text)
 
     assert during.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     in_flight = ("telnyx_upstream_active_requests", labels(telnyx_operation="retrieve_short_code"))

@@ -6,11 +6,12 @@ import httpx
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
 
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.tenancy import TenantRegistry
-from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN
+from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, client_for
 from tests.observability.conftest import Logs
 from tests.observability.support import as_text, gateway
 
@@ -101,10 +102,14 @@ async def test_two_tenants_traffic_leaves_no_key_token_or_number_in_telemetry(
     logs: Logs,
 ) -> None:
     reader = InMemoryMetricReader()
-    async with gateway(settings, simulator, tenants, spans, metric_readers=[reader]) as client:
+    probes: list[Starlette] = []
+    async with gateway(
+        settings, simulator, tenants, spans, metric_readers=[reader], probes=probes
+    ) as client:
         await traffic(client, simulator, ALPHA_TOKEN)
         await traffic(client, simulator, BETA_TOKEN)
-        exposition = (await client.get("/metrics")).text
+        async with client_for(probes[0], token=None) as scraper:
+            exposition = (await scraper.get("/metrics")).text
         metrics = reader.get_metrics_data()
 
     assert metrics is not None

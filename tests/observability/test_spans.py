@@ -9,11 +9,12 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
 
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.tenancy import TenantRegistry
-from tests.conftest import ALPHA_KEY
+from tests.conftest import ALPHA_KEY, client_for
 from tests.observability.support import (
     Recording,
     as_text,
@@ -449,11 +450,22 @@ async def test_a_bad_token_is_answered_without_a_tenant_on_the_span(
     assert front.status.status_code is StatusCode.UNSET
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-async def test_health_and_metrics_are_not_traced(
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_health_checks_are_not_traced(
     client: httpx.AsyncClient, spans: InMemorySpanExporter, path: str
 ) -> None:
     response = await client.get(path)
+
+    assert response.status_code == 200
+    assert spans.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/healthz", "/readyz"])
+async def test_the_metrics_port_is_not_traced(
+    app: Starlette, spans: InMemorySpanExporter, path: str
+) -> None:
+    async with client_for(app.state.probes, token=None) as probes:
+        response = await probes.get(path)
 
     assert response.status_code == 200
     assert spans.get_finished_spans() == ()

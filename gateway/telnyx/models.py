@@ -26,6 +26,7 @@ SPEND_LIMIT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 URL_OR_EMPTY = r"^(?:https?://[^\s/?#]+\S*)?$"
 URL_MAX = 2000
+SPEND_LIMIT_MAX = 32
 
 WEBHOOK_API_VERSIONS = ("1", "2", "2010-04-01")
 
@@ -222,9 +223,9 @@ class Errors(TypedDict):
 # --- request bodies -------------------------------------------------------------------
 
 
-def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
+def _check(pattern: re.Pattern[str], what: str, *, longest: int = 255) -> AfterValidator:
     def validate(value: str | None) -> str | None:
-        if value is not None and not pattern.fullmatch(value):
+        if value is not None and (len(value) > longest or not pattern.fullmatch(value)):
             raise ValueError(what)
         return value
 
@@ -232,8 +233,8 @@ def _check(pattern: re.Pattern[str], what: str) -> AfterValidator:
 
 
 def _url_or_empty(value: str | None) -> str | None:
-    if value and not URL.fullmatch(value):
-        raise ValueError("must be an http(s) URL or empty")
+    if value and (len(value) > URL_MAX or not URL.fullmatch(value)):
+        raise ValueError(f"must be an http(s) URL of at most {URL_MAX} characters, or empty")
     return value
 
 
@@ -257,13 +258,15 @@ AlphaSender = Annotated[
 ]
 SpendLimit = Annotated[
     str,
-    _check(SPEND_LIMIT, "must be a decimal amount such as 10.00"),
-    Field(json_schema_extra={"pattern": SPEND_LIMIT.pattern}),
+    _check(SPEND_LIMIT, "must be a decimal amount such as 10.00", longest=SPEND_LIMIT_MAX),
+    Field(json_schema_extra={"pattern": SPEND_LIMIT.pattern, "maxLength": SPEND_LIMIT_MAX}),
 ]
+# The checks are in the validator: a length constraint on an optional string would be
+# applied to its null too.
 Url = Annotated[
     str | None,
     AfterValidator(_url_or_empty),
-    Field(max_length=URL_MAX, json_schema_extra={"pattern": URL_OR_EMPTY}),
+    Field(json_schema_extra={"pattern": URL_OR_EMPTY, "maxLength": URL_MAX}),
 ]
 WebhookApiVersion = Annotated[
     str,

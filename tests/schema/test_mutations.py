@@ -231,11 +231,47 @@ async def test_invalid_input_is_refused_with_every_field_and_no_call(
         )
     ]
     messages = [error["message"] for error in body["errors"]]
-    assert messages[0] == "input.webhookUrl: must be an http(s) URL or empty"
+    assert messages[0] == (
+        "input.webhookUrl: must be an http(s) URL of at most 2000 characters, or empty"
+    )
     assert messages[-1] == (
         "input.whitelistedDestinations.1: must be an ISO 3166-1 alpha-2 code or *"
     )
     assert upstream(simulator) == []
+
+
+async def test_every_string_is_bounded_and_null_clears_what_may_be_cleared(
+    client: httpx.AsyncClient, simulator: Simulator, alpha: Account
+) -> None:
+    profile = next(iter(alpha.profiles))
+    too_long = {
+        "name": "n" * 256,
+        "webhookUrl": "https://hooks.example.com/" + "p" * 2000,
+        "dailySpendLimit": "9" * 33,
+        "urlShortenerSettings": {"domain": "d" * 256},
+        "whitelistedDestinations": ["US"] * 301,
+    }
+    refused = await gql(client, UPDATE, {"id": profile, "input": too_long})
+    cleared = await gql(
+        client, UPDATE, {"id": profile, "input": {"webhookUrl": None, "alphaSender": None}}
+    )
+
+    assert sorted(error["extensions"]["field"] for error in refused["errors"]) == [
+        "input.dailySpendLimit",
+        "input.name",
+        "input.urlShortenerSettings.domain",
+        "input.webhookUrl",
+        "input.whitelistedDestinations",
+    ]
+    assert {error["extensions"]["code"] for error in refused["errors"]} == {"BAD_USER_INPUT"}
+    assert "errors" not in cleared
+    assert upstream(simulator) == [
+        f"PATCH /messaging_profiles/{profile}"
+    ]  # the refusal sent nothing
+    assert (alpha.profiles[profile]["webhook_url"], alpha.profiles[profile]["alpha_sender"]) == (
+        None,
+        None,
+    )
 
 
 async def test_telnyx_refusal_keeps_its_code_and_points_into_the_input(

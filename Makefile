@@ -45,11 +45,13 @@ schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema > schema/schema.graphql
 
 # Every scenario, one after another (several minutes): throughput and latency, memory
-# under a hostile flood, and one tenant's latency while another floods.
+# under a hostile flood, one tenant's latency while another floods, and reads through a
+# Telnyx outage.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.flood
 	$(BIN)/python -m bench.fairness
+	$(BIN)/python -m bench.outage
 
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Scope
 
 from gateway.cache import TenantCache
-from gateway.coherence import Coherence, Invalidation
+from gateway.coherence import CircuitNews, Coherence, Invalidation
 from gateway.config import Settings
 from gateway.errors import AuthenticationError
 from gateway.limits import BodySizeLimit
@@ -34,6 +34,8 @@ from gateway.telemetry import (
     build_telemetry,
     log_span_destination,
 )
+from gateway.telnyx.breaker import Breaker
+from gateway.telnyx.circuit import Policy
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
 from gateway.telnyx.transport import build_http_client
@@ -64,13 +66,30 @@ def _too_large(path: str) -> Response:
     )
 
 
+def _breaker(settings: Settings, telemetry: Telemetry) -> Breaker | None:
+    """The circuit breaker in front of Telnyx, unless its window is 0."""
+    if settings.upstream_circuit_window == 0:
+        return None
+    policy = Policy(
+        window=settings.upstream_circuit_window,
+        min_calls=settings.upstream_circuit_min_calls,
+        failure_ratio=settings.upstream_circuit_failure_ratio,
+        reset_timeout=settings.upstream_circuit_reset_timeout,
+        probes=settings.upstream_circuit_probes,
+    )
+    return Breaker(
+        policy, tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+
+
 def _coherence(
     settings: Settings,
     cache: TenantCache,
     on_state: Callable[[bool], object],
     telemetry: Telemetry,
+    breaker: Breaker | None,
 ) -> Coherence | None:
-    """Cross-replica invalidation when Redis is configured."""
+    """Cross-replica invalidation, and circuit breaker news, when Redis is configured."""
     if not settings.redis_url:
         return None
 
@@ -78,9 +97,19 @@ def _coherence(
         for kind, scope in invalidation.targets:
             cache.invalidate(invalidation.tenant, kind, scope)
 
+    def hear(news: CircuitNews) -> None:
+        if breaker is not None:
+            breaker.announced(news.tenant, news.open_for)
+
     coherence = Coherence(
-        settings.redis_url, on_invalidate=apply, on_resync=cache.clear, on_state=on_state
+        settings.redis_url,
+        on_invalidate=apply,
+        on_resync=cache.clear,
+        on_state=on_state,
+        on_circuit=hear,
     )
+    if breaker is not None:
+        breaker.on_open(lambda tenant, seconds: coherence.announce(CircuitNews(tenant, seconds)))
     telemetry.meter_provider.get_meter(__name__).create_observable_gauge(
         "gateway.redis.up",
         callbacks=[lambda _: [Observation(1 if coherence.up else 0)]],
@@ -129,6 +158,7 @@ def create_app(
         upstream_transport = httpx.ASGITransport(app=Simulator().app)
         base_url = SIMULATOR_BASE_URL
     http = build_http_client(settings, transport=upstream_transport)
+    breaker = _breaker(settings, telemetry)
     client = TelnyxClient(
         http,
         base_url=base_url,
@@ -138,6 +168,7 @@ def create_app(
         tenant_concurrency=settings.tenant_upstream_concurrency,
         retry_budget_ratio=settings.upstream_retry_budget_ratio,
         retry_budget_min_per_second=settings.upstream_retry_budget_min_per_second,
+        breaker=breaker,
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
     )
@@ -158,6 +189,7 @@ def create_app(
         cache,
         lambda up: service.cap_ttl(None if up else settings.redis_down_ttl),
         telemetry,
+        breaker,
     )
     service = TelnyxService(
         client,

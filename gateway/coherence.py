@@ -4,6 +4,10 @@ Every write's invalidation is published; every replica evicts the same tenant-sc
 entries from its own cache. When Redis is unreachable the replica keeps serving from its
 local cache (the service shortens TTLs meanwhile); on reconnecting it drops its whole
 cache, since invalidations published while it was away are lost.
+
+A second channel, on the same connection, carries circuit breaker news: a replica whose
+breaker opened says so, and the others open theirs without waiting out deadlines to learn
+it. That news is best effort: a replica that misses it learns the outage by itself.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 CHANNEL = "telnyx-gateway:invalidations"
+CIRCUIT_CHANNEL = "telnyx-gateway:circuit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,15 @@ class Invalidation:
 
     tenant: str
     targets: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitNews:
+    """A replica's circuit breaker opened: Telnyx's host as a whole (`tenant` None) or one
+    tenant's account, for `open_for` more seconds."""
+
+    tenant: str | None
+    open_for: float
 
 
 class Coherence:
@@ -45,12 +59,16 @@ class Coherence:
         timeout: float = 0.5,
         retry_delay: float = 1.0,
         on_state: Callable[[bool], object] = lambda up: None,
+        on_circuit: Callable[[CircuitNews], object] = lambda news: None,
+        circuit_channel: str = CIRCUIT_CHANNEL,
     ) -> None:
         self._url = url
         self._on_invalidate = on_invalidate
         self._on_resync = on_resync
         self._on_state = on_state
+        self._on_circuit = on_circuit
         self._channel = channel
+        self._circuit_channel = circuit_channel
         self._timeout = timeout
         self._retry_delay = retry_delay
         self._origin = uuid.uuid4().hex
@@ -58,6 +76,7 @@ class Coherence:
             url, socket_connect_timeout=timeout, socket_timeout=timeout
         )
         self._listener: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
         self._up = False
         self._was_down = False
@@ -85,6 +104,9 @@ class Coherence:
             await asyncio.wait_for(self._subscribed.wait(), self._timeout * 4)
 
     async def stop(self) -> None:
+        for task in list(self._announcing):
+            task.cancel()
+        await asyncio.gather(*self._announcing, return_exceptions=True)
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,6 +122,23 @@ class Coherence:
             log.warning("could not publish an invalidation: %s", type(exc).__name__)
             self._set_up(False)
 
+    def announce(self, news: CircuitNews) -> None:
+        """Tell the other replicas, in the background: the call that opened the breaker
+        does not wait for Redis."""
+        task = asyncio.get_running_loop().create_task(self._announce(news))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def _announce(self, news: CircuitNews) -> None:
+        message = orjson.dumps(
+            {"origin": self._origin, "tenant": news.tenant, "open_for": news.open_for}
+        )
+        try:
+            await self._publisher.publish(self._circuit_channel, message)
+        except (RedisError, OSError) as exc:
+            log.warning("could not announce a circuit breaker change: %s", type(exc).__name__)
+            self._set_up(False)
+
     async def _listen(self) -> None:
         while True:
             client = redis.Redis.from_url(
@@ -107,7 +146,7 @@ class Coherence:
             )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(self._channel, self._circuit_channel)
                 if self._was_down:
                     # Invalidations sent while we were away are lost: start afresh.
                     self._on_resync()
@@ -116,7 +155,11 @@ class Coherence:
                 self._subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message["channel"] == self._circuit_channel.encode():
+                        self._hear(message["data"])
+                    else:
                         self._apply(message["data"])
             except (RedisError, OSError) as exc:
                 log.debug("redis subscription lost: %s", type(exc).__name__)
@@ -145,3 +188,19 @@ class Coherence:
             log.warning("ignored a malformed invalidation message")
             return
         self._on_invalidate(invalidation)
+
+    def _hear(self, data: bytes) -> None:
+        try:
+            fields = orjson.loads(data)
+            if fields.get("origin") == self._origin:
+                return
+            tenant, open_for = fields["tenant"], fields["open_for"]
+            if tenant is not None and not isinstance(tenant, str):
+                raise TypeError(tenant)
+            if isinstance(open_for, bool) or not isinstance(open_for, int | float):
+                raise TypeError(open_for)
+            news = CircuitNews(tenant, float(open_for))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            log.warning("ignored a malformed circuit breaker message")
+            return
+        self._on_circuit(news)

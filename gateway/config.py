@@ -178,6 +178,44 @@ class Settings(BaseSettings):
         ge=1,
         description="concurrent upstream calls per tenant, so one tenant cannot starve others",
     )
+    # Circuit breaker (gateway.telnyx.breaker, docs/architecture.md).
+    upstream_circuit_window: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="the circuit breaker judges Telnyx's health over this many most recent "
+        "calls (each after its retries; a timeout, a connection failure or a 5xx fails, a 4xx "
+        "is not counted); one circuit per tenant, and one for Telnyx as a whole that only "
+        "failures of two tenants or more can open (see `docs/architecture.md`); `0` turns "
+        "the breaker off",
+    )
+    upstream_circuit_min_calls: int = Field(
+        default=10, ge=1, description="calls the window must hold before the circuit may open"
+    )
+    upstream_circuit_failure_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="share of failed calls in the window that opens the circuit. While open, "
+        "calls are refused without being sent: reads get stale data at once when the cache "
+        "still has it (within `GATEWAY_CACHE_STALE_IF_ERROR`), otherwise "
+        "`UPSTREAM_UNAVAILABLE` (REST: 503 with `Retry-After`); writes are refused. With "
+        "Redis, an opening is announced to the other replicas",
+    )
+    upstream_circuit_reset_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="seconds an open circuit refuses calls before it lets probes through "
+        "(half-open)",
+    )
+    upstream_circuit_probes: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="reads let through, unretried, while half-open (writes wait until it "
+        "closes): one failure opens it again, this many successes close it",
+    )
 
     # Cache
     # Byte budgets: what the kept entries cost in memory, in total and per tenant.
@@ -407,6 +445,10 @@ class Settings(BaseSettings):
             raise ValueError("GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false")
         if self.metrics_port and self.metrics_port == self.port:
             raise ValueError("GATEWAY_METRICS_PORT must differ from GATEWAY_PORT (0 turns it off)")
+        if 0 < self.upstream_circuit_window < self.upstream_circuit_min_calls:
+            raise ValueError(
+                "GATEWAY_UPSTREAM_CIRCUIT_MIN_CALLS must not exceed GATEWAY_UPSTREAM_CIRCUIT_WINDOW"
+            )
         if self.trusted_documents_only and self.trusted_documents_file is None:
             raise ValueError(
                 "GATEWAY_TRUSTED_DOCUMENTS_FILE is required when GATEWAY_TRUSTED_DOCUMENTS_ONLY is true"

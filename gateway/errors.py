@@ -6,6 +6,7 @@
      ├── RateLimitedError             the caller's tenant is over its own rate limit
      └── UpstreamError                Telnyx failed the call, or could not be reached
           ├── UpstreamUnavailableError   connect error, timeout, deadline, 5xx after retries
+          │    └── CircuitOpenError      not sent: the circuit breaker holds calls back
           ├── UpstreamRateLimitedError   429 after retries
           ├── UpstreamAuthError          401 or 403: Telnyx refused the tenant's key
           └── UpstreamRejectedError      any other 4xx
@@ -107,6 +108,17 @@ class UpstreamError(GatewayError):
 
 class UpstreamUnavailableError(UpstreamError):
     """Telnyx could not be reached in time, or kept failing with 5xx."""
+
+
+class CircuitOpenError(UpstreamUnavailableError):
+    """Not sent: Telnyx has been failing, and the circuit breaker holds calls back until
+    it probes again in `retry_after` seconds."""
+
+    def __init__(self, operation: str, *, retry_after: float, scope: str) -> None:
+        super().__init__(
+            operation, retry_after=retry_after, reason="Telnyx is failing; call not sent"
+        )
+        self.scope = scope
 
 
 class UpstreamRateLimitedError(UpstreamError):

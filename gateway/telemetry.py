@@ -345,6 +345,10 @@ class Tally:
     def add(self, key: tuple[str | int | None, ...]) -> None:
         self._counts[key] = self._counts.get(key, 0) + 1
 
+    def declare(self, key: tuple[str | int | None, ...]) -> None:
+        """Report `key` at 0 until it is first added to, so rate() sees its first increase."""
+        self._counts.setdefault(key, 0)
+
     def _observe(self, _: CallbackOptions) -> Iterable[Observation]:
         # A copy: a collection on another thread must not see the dict change under it.
         for key, count in list(self._counts.items()):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.coherence import Coherence, Invalidation
+from gateway.coherence import CircuitNews, Coherence, Invalidation
 from tests.tcpproxy import TcpProxy
 
 
@@ -19,12 +19,15 @@ class Replica:
         self.seen: list[Invalidation] = []
         self.resyncs = 0
         self.states: list[bool] = []
+        self.news: list[CircuitNews] = []
         self.coherence = Coherence(
             url,
             on_invalidate=self.seen.append,
             on_resync=self._resync,
             on_state=self.states.append,
+            on_circuit=self.news.append,
             channel=channel,
+            circuit_channel=f"{channel}:circuit",
             timeout=0.3,
             retry_delay=0.05,
         )
@@ -133,3 +136,36 @@ async def test_malformed_messages_are_ignored(channel: str, redis_url: str) -> N
     finally:
         await raw.aclose()
         await a.coherence.stop()
+
+
+async def test_circuit_news_reaches_the_other_replicas_on_its_own_channel(
+    channel: str, redis_url: str
+) -> None:
+    import redis.asyncio as redis
+
+    a, b = Replica(redis_url, channel), Replica(redis_url, channel)
+    await a.coherence.start()
+    await b.coherence.start()
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        a.coherence.announce(CircuitNews(None, 9.5))
+        a.coherence.announce(CircuitNews("acme", 3.0))
+        await eventually(lambda: len(b.news) == 2)
+        assert b.news == [CircuitNews(None, 9.5), CircuitNews("acme", 3.0)]
+        for malformed in (
+            b"not json",
+            b'{"origin": "x", "tenant": 7, "open_for": 1}',
+            b'{"origin": "x", "tenant": null, "open_for": "soon"}',
+            b'{"origin": "x", "tenant": null, "open_for": true}',
+            b'{"origin": "x", "tenant": null}',
+        ):
+            await raw.publish(f"{channel}:circuit", malformed)
+        await raw.publish(f"{channel}:circuit", b'{"origin": "x", "tenant": "b", "open_for": 2}')
+        await eventually(lambda: len(b.news) == 3)
+        assert b.news[2] == CircuitNews("b", 2.0)
+        await asyncio.sleep(0.05)
+        assert (a.news, a.seen, b.seen) == ([CircuitNews("b", 2.0)], [], [])
+    finally:
+        await raw.aclose()
+        await a.coherence.stop()
+        await b.coherence.stop()

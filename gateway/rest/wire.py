@@ -159,7 +159,8 @@ def response_for(error: GatewayError) -> Response:
         ]
         return error_response(422, problems)
     if isinstance(error, UpstreamUnavailableError):
-        return error_response(503, [UNAVAILABLE], no_retry)
+        # An open circuit breaker says when it will try Telnyx again.
+        return error_response(503, [UNAVAILABLE], {**no_retry, **_retry_after(error.retry_after)})
     if isinstance(error, UpstreamRateLimitedError):
         details = error.errors or (TOO_MANY,)
         return error_response(429, details, {**no_retry, **_retry_after(error.retry_after)})

@@ -17,7 +17,9 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from gateway import __version__
-from gateway.errors import UpstreamAuthError, UpstreamError
+from gateway.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailableError
+from gateway.telnyx.breaker import Breaker
+from gateway.telnyx.circuit import Ticket, Verdict
 from gateway.telnyx.failure import (
     deadline_error,
     error_for_exception,
@@ -48,11 +50,20 @@ Params = Mapping[str, str | int | None] | list[tuple[str, str | int]]
 class _DeadlineExceededError(Exception):
     """The call's overall deadline passed while waiting for a slot or an answer."""
 
+    def __init__(self, *, reached: bool) -> None:
+        super().__init__()
+        self.reached = reached  # False: it passed while waiting for the tenant's slot
+
+
+class _AbandonedError(Exception):
+    """A read in flight was given up: the circuit breaker opened meanwhile."""
+
 
 class TelnyxClient:
     """Sends operations for any tenant over one shared `httpx.AsyncClient`.
 
-    The tenant's key goes on each request; the shared client never holds one.
+    The tenant's key goes on each request; the shared client never holds one. With a
+    `breaker`, calls are refused at once while Telnyx is failing.
     """
 
     def __init__(
@@ -66,6 +77,7 @@ class TelnyxClient:
         tenant_concurrency: int = 16,
         retry_budget_ratio: float = 0.2,
         retry_budget_min_per_second: float = 10.0,
+        breaker: Breaker | None = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -86,6 +98,7 @@ class TelnyxClient:
         self._budget = RetryBudget(
             ratio=retry_budget_ratio, min_per_second=retry_budget_min_per_second, clock=clock
         )
+        self._breaker = breaker
 
     async def send(
         self, tenant: Tenant, call: Operation[R], body: Request | RawBody | None = None
@@ -147,6 +160,37 @@ class TelnyxClient:
         pairs = params.items() if isinstance(params, Mapping) else params or ()
         query = urlencode([(key, value) for key, value in pairs if value is not None])
         url = f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+        if self._breaker is None:
+            return await self._exchange(tenant, operation, method, url, content, headers, route)
+        ticket = self._breaker.enter(tenant.id, operation, read=method == "GET")
+        verdict = Verdict.NEUTRAL  # a 4xx, or a caller gone: nothing learnt of Telnyx
+        try:
+            response = await self._exchange(
+                tenant, operation, method, url, content, headers, route, ticket
+            )
+        except UpstreamUnavailableError:
+            verdict = Verdict.FAILURE
+            raise
+        else:
+            verdict = Verdict.SUCCESS
+            return response
+        finally:
+            ticket.close(verdict)
+
+    async def _exchange(
+        self,
+        tenant: Tenant,
+        operation: str,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        route: str | None,
+        ticket: Ticket | None = None,
+    ) -> httpx.Response:
+        """The attempts of one call, until a 2xx, an error not worth retrying, or the end
+        of the retries, the retry budget or the deadline."""
+        secret = tenant.telnyx_api_key.get_secret_value()
         deadline = self._clock() + self._deadline
         retries = 0
         self._budget.attempted(tenant.id)
@@ -155,11 +199,21 @@ class TelnyxClient:
             failure: httpx.RequestError | None = None
             request = self._http.build_request(method, url, content=content, headers=headers)
             try:
-                response = await self._attempt(tenant, request, operation, route, retries, deadline)
+                response = await self._attempt(
+                    tenant, request, operation, route, retries, deadline, ticket
+                )
             except httpx.RequestError as exc:
                 failure = exc
-            except _DeadlineExceededError:
+            except _DeadlineExceededError as exc:
+                if ticket is not None and exc.reached:
+                    ticket.reached = True
                 raise deadline_error(operation, self._deadline) from None
+            except _AbandonedError:
+                raise UpstreamUnavailableError(
+                    operation, reason="given up: Telnyx is failing (circuit breaker open)"
+                ) from None
+            if ticket is not None:
+                ticket.reached = True
 
             # Raised outside the except blocks, so no `__context__` drags the request along.
             if response is not None:
@@ -181,7 +235,11 @@ class TelnyxClient:
                     random=self._random,
                 )
                 # A sleep that ends past the deadline leaves no time for the next attempt.
-                if self._clock() + delay < deadline and self._budget.withdraw(tenant.id):
+                if (
+                    self._clock() + delay < deadline
+                    and (ticket is None or ticket.may_retry())
+                    and self._budget.withdraw(tenant.id)
+                ):
                     self._instruments.retried(operation)
                     await self._sleep(delay)
                     retries += 1
@@ -199,6 +257,7 @@ class TelnyxClient:
         route: str | None,
         resend_count: int,
         deadline: float,
+        ticket: Ticket | None,
     ) -> httpx.Response:
         slot = self._slots.get(tenant.id)
         if slot is None:
@@ -207,22 +266,34 @@ class TelnyxClient:
             async with asyncio.timeout(self._left(deadline)):
                 await slot.acquire()
         except TimeoutError:
-            raise _DeadlineExceededError from None
+            raise _DeadlineExceededError(reached=False) from None
         try:
+            if ticket is not None and self._breaker is not None:
+                # It may have waited for the slot while a circuit opened.
+                self._breaker.recheck(ticket, operation)
             with self._instruments.attempt(
                 request, operation=operation, route=route, resend_count=resend_count
             ) as record:
                 left = self._left(deadline)
                 request.extensions["timeout"] = _clamp(self._http.timeout, left)
                 scope = asyncio.timeout(left)
+                if ticket is not None:
+                    # A read still waiting when the breaker opens is given up at once.
+                    ticket.watch(scope)
                 try:
                     async with scope:
                         response = await self._http.send(request)
                 except TimeoutError:
                     if not scope.expired():
                         raise
+                    if ticket is not None and ticket.given_up:
+                        record.error_type = "circuit_open"
+                        raise _AbandonedError from None
                     record.error_type = "deadline_exceeded"
-                    raise _DeadlineExceededError from None
+                    raise _DeadlineExceededError(reached=True) from None
+                finally:
+                    if ticket is not None:
+                        ticket.unwatch(scope)
                 record.status = response.status_code
                 return response
         finally:

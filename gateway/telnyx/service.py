@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
-from gateway.errors import UpstreamUnavailableError
+from gateway.errors import CircuitOpenError, UpstreamUnavailableError
 from gateway.lru import weight
 from gateway.telemetry import Tally
 from gateway.telnyx.client import TelnyxClient
@@ -209,11 +209,15 @@ class TelnyxService:
         ):
             try:
                 return await self._client.send(tenant, call, body)
+            except CircuitOpenError:
+                # Never sent, so nothing changed: what is cached stays, to be served stale.
+                evicted = ()
+                raise
             finally:
                 # Also after a failure: a timed-out write may still have been applied.
                 for kind, scope in evicted:
                     self._cache.invalidate(tenant.id, kind, scope)
-                if self._publish is not None:
+                if self._publish is not None and evicted:
                     await self._publish(tenant.id, evicted)
 
     def cap_ttl(self, seconds: float | None) -> None:

@@ -104,7 +104,7 @@ def describe(exc: BaseException, *, input_root: str | None) -> list[tuple[str, d
     if isinstance(exc, UpstreamError):
         code = _upstream_code(exc)
         base: dict[str, Any] = {"code": code}
-        if code == RATE_LIMITED and exc.retry_after is not None:
+        if code in (RATE_LIMITED, UPSTREAM_UNAVAILABLE) and exc.retry_after is not None:
             base["retryAfter"] = exc.retry_after
         message = FORBIDDEN_MESSAGE if code == FORBIDDEN else None
         if not exc.errors:

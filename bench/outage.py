@@ -99,9 +99,12 @@ def outcomes(reads: list[Read]) -> str:
 class Gateway:
     """Reads through the gateway's REST face, as the bench tenant."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, token: str, metrics_url: str
+    ) -> None:
         self._session = session
         self._url = url
+        self._metrics_url = metrics_url
         self._headers = {"Authorization": f"Bearer {token}"}
 
     async def read(self, path: str) -> Read:
@@ -116,7 +119,7 @@ class Gateway:
 
     async def upstream_attempts(self) -> float:
         """Attempts the gateway has made to Telnyx: finished ones plus those in flight."""
-        async with self._session.get(self._url + "/metrics") as response:
+        async with self._session.get(self._metrics_url + "/metrics") as response:
             text = await response.text()
         total = 0.0
         for family in text_string_to_metric_families(text):
@@ -216,7 +219,7 @@ def run_one(name: str, extra: dict[str, str], args: argparse.Namespace) -> Outag
             timeout = aiohttp.ClientTimeout(total=3 * args.deadline + 30)
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-                reader = Gateway(session, gateway.url, token)
+                reader = Gateway(session, gateway.url, token, gateway.metrics_url)
                 return await through_outage(name, reader, session, simulator.url, ids, args)
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

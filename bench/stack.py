@@ -45,6 +45,12 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    # The gateway's metrics listener (`GATEWAY_METRICS_PORT`), where it has one.
+    metrics_port: int | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port or self.port}"
 
     @property
     def url(self) -> str:
@@ -185,12 +191,13 @@ def start_gateway(
         "rate_limit": RATE_LIMIT,
     }
     tenants.write_text(json.dumps({"tenants": [entry]}))
+    metrics_port = free_port()
     gateway = stack.start(
         "gateway",
         ["-m", "gateway", "serve"],
         env={
             "GATEWAY_PORT": "{port}",
-            "GATEWAY_METRICS_PORT": str(free_port()),
+            "GATEWAY_METRICS_PORT": str(metrics_port),
             "GATEWAY_DEMO": "false",
             "GATEWAY_TENANTS_FILE": str(tenants),
             "GATEWAY_TELNYX_BASE_URL": f"{simulator.url}/v2",
@@ -200,6 +207,7 @@ def start_gateway(
             **extra,
         },
     )
+    gateway.metrics_port = metrics_port
     gateway.wait_ready("/readyz")
     return gateway
 

@@ -111,7 +111,7 @@ def cold(http: httpx.AsyncClient, n: int) -> Coroutine[Any, Any, httpx.Response]
 
 async def circuits(gateway: Gateway) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     """The breaker's samples on /metrics, by name, keyed by their own labels."""
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
+    async with httpx.AsyncClient(base_url=gateway.metrics_url) as http:
         text = (await http.get("/metrics")).text
     samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):

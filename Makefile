@@ -5,7 +5,7 @@ NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload clean node-tools
+.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload clean web node-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,10 @@ $(VENV)/.dev: requirements-dev.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.runtime
 
-# The Node tools the tests drive (tests/node/), from their lock file with integrity checks and
-# no install scripts. Without npm the recipe says so and make carries on: the tests that need
-# Node skip (`.ci/run` installs Node and sets GATEWAY_REQUIRE_NODE=1, so in CI they run).
+# GraphiQL's files (web/) and the Node tools the tests drive (tests/node/), from their lock
+# files with integrity checks and no install scripts. Without npm the recipe says so and make
+# carries on: GraphiQL's page then says how to get its files, and the tests that need Node
+# skip (`.ci/run` installs Node and sets GATEWAY_REQUIRE_NODE=1, so in CI they run).
 define npm_ci
 	@if command -v $(NPM) >/dev/null 2>&1; then \
 		$(NPM) ci --prefix $(1) --ignore-scripts --no-audit --no-fund --loglevel=error; \
@@ -30,12 +31,17 @@ define npm_ci
 	fi
 endef
 
+web/node_modules/.package-lock.json: web/package-lock.json
+	$(call npm_ci,web)
+
 tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
 	$(call npm_ci,tests/node)
 
+web: web/node_modules/.package-lock.json
+
 node-tools: tests/node/node_modules/.package-lock.json
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime web
 	$(BIN)/python -m gateway serve
 
 test: lint typecheck contracts pytest
@@ -54,7 +60,7 @@ contracts: $(VENV)/.dev
 # (GATEWAY_SPEEDUPS=false), so an upgrade that breaks a speed-up fails loudly.
 GRAPHQL_SUITE := tests/schema tests/test_security.py tests/test_paths.py tests/test_budgets.py
 
-pytest: $(VENV)/.dev node-tools
+pytest: $(VENV)/.dev web node-tools
 	$(BIN)/python -m pytest
 	GATEWAY_SPEEDUPS=false $(BIN)/python -m pytest -q $(GRAPHQL_SUITE)
 
@@ -80,4 +86,4 @@ lock:
 	uv pip compile pyproject.toml --group dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache web/node_modules tests/node/node_modules

@@ -169,13 +169,20 @@ class Settings(BaseSettings):
     # GraphQL
     graphiql: bool | None = Field(
         default=None,
-        description="serve GraphiQL on `GET /graphql`",
+        description="serve GraphiQL on `GET /graphql` (its files under `/graphiql/`); in demo "
+        "mode it comes with the demo token, otherwise it asks for a tenant token",
         json_schema_extra=_shown("the demo flag"),
+    )
+    graphiql_assets: Path | None = Field(
+        default=None,
+        description="where GraphiQL's files are (`make web` installs them there; the image "
+        "has them)",
+        json_schema_extra=_shown("`web/node_modules` of the checkout"),
     )
     introspection: bool | None = Field(
         default=None,
-        description="allow GraphQL introspection",
-        json_schema_extra=_shown("the demo flag"),
+        description="allow GraphQL introspection (GraphiQL's documentation and completion need it)",
+        json_schema_extra=_shown("true in demo mode or with GraphiQL on"),
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="largest `first` a GraphQL connection accepts"
@@ -359,7 +366,8 @@ class Settings(BaseSettings):
         if self.graphiql is None:
             object.__setattr__(self, "graphiql", demo)
         if self.introspection is None:
-            object.__setattr__(self, "introspection", demo)
+            # GraphiQL without introspection has no documentation and no completion.
+            object.__setattr__(self, "introspection", demo or bool(self.graphiql))
         if not demo and self.tenants_file is None:
             raise ValueError("GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false")
         if self.trusted_documents_only and self.trusted_documents_file is None:

@@ -7,6 +7,12 @@ assembles the schema, and `schema.graphql` is its SDL, checked in for codegen.
 """
 
 from schema.build import build_schema, sdl
-from schema.http.view import GatewayGraphQL, create_graphql_app
+from schema.http.view import GatewayGraphQL, create_graphql_app, graphiql_routes
 
-__all__ = ["GatewayGraphQL", "build_schema", "create_graphql_app", "sdl"]
+__all__ = [
+    "GatewayGraphQL",
+    "build_schema",
+    "create_graphql_app",
+    "graphiql_routes",
+    "sdl",
+]

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -33,6 +34,7 @@ from schema.http import csrf
 from schema.http.body import check_body
 from schema.http.cached import CachedResponses
 from schema.http.documents import DocumentRefusedError, Documents, load_trusted_documents
+from schema.http.graphiql import ASSET_PREFIX, DEFAULT_ASSETS, GraphiQL
 from schema.http.negotiation import Answer
 from schema.limits.cost import CostBudget
 from schema.limits.turns import Lanes, Turns
@@ -93,7 +95,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             build_schema(
                 settings, speedups=self._speedups, lanes=lanes, tracer_provider=tracer_provider
             ),
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # the page is ours (`schema.http.graphiql`)
             subscription_protocols=(),
         )
         self._service = service
@@ -112,6 +114,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             else None
         )
         self._fan_in = FanIn() if settings.nested_fan_in else None
+        self.graphiql = (
+            GraphiQL(
+                settings.graphiql_assets or DEFAULT_ASSETS,
+                demo_token=settings.demo_token if settings.is_demo else None,
+            )
+            if settings.graphiql
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,8 +137,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         answer = Answer.to(request.headers.get("accept"))
         # GraphiQL is a static page: it holds no data, so it needs no token.
         if self.should_render_graphql_ide(self.request_adapter_class(request)):
-            if self.graphql_ide:
-                return await self.render_graphql_ide(request)
+            if self.graphiql is not None:
+                return self.graphiql.page()
             return _errors(answer, "Not Found", NOT_FOUND, 404)
         if not csrf.preflighted(request.headers):
             return _errors(answer, csrf.MESSAGE, BAD_USER_INPUT, 400)
@@ -320,3 +330,10 @@ def create_graphql_app(
         documents=documents,
         responses=responses,
     )
+
+
+def graphiql_routes(graphql: GatewayGraphQL) -> list[Route]:
+    """The route of GraphiQL's files, when GraphiQL is on (the page itself is `/graphql`)."""
+    if graphql.graphiql is None:
+        return []
+    return [Route(f"/{ASSET_PREFIX}/{{digest}}/{{name}}", graphql.graphiql.asset)]

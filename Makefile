@@ -66,6 +66,7 @@ pytest: $(VENV)/.dev web node-tools
 
 schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema > schema/schema.graphql
+	$(BIN)/python -m gateway export-schema --federation > schema/subgraph.graphql
 
 # Every scenario, one after another (several minutes): throughput and latency, memory
 # under a hostile flood, and one tenant's latency while another floods.

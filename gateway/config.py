@@ -257,6 +257,12 @@ class Settings(BaseSettings):
     response_cache_tenant_max_bytes: int = Field(
         default=8 * MIB, ge=0, description="the most of it one tenant's responses may take"
     )
+    federation: bool = Field(
+        default=False,
+        description="serve `/graphql` as an Apollo Federation v2 subgraph: `_service { sdl }` "
+        "and `_entities` for `MessagingProfile`, `ShortCode` and `PhoneNumber` by "
+        '`@key(fields: "id")`; the router must forward the caller\'s `Authorization` header',
+    )
     nested_fan_in: bool = Field(
         default=True,
         description="a page of profiles asking for their `phoneNumbers` or `shortCodes` reads "

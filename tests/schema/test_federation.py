@@ -244,3 +244,23 @@ async def test_the_cost_limit_counts_each_representation(
         }
     ]
     assert len(simulator.requests) == calls
+
+
+async def test_the_item_limit_counts_each_entity_and_what_it_holds(
+    make_app: MakeApp, simulator: Simulator, alpha: Account
+) -> None:
+    # Per representation: the entity, and the five numbers of its nested page.
+    query = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on MessagingProfile { phoneNumbers(first: 5) { totalCount } } } }"""
+    representations = [ref("MessagingProfile", key) for key in alpha.profiles]  # 3 x 6 = 18
+    async with client_for(make_app(federation=True, max_query_items=17)) as client:
+        refused = await client.post(
+            "/graphql", json={"query": query, "variables": {"r": representations}}
+        )
+    assert refused.json()["errors"] == [
+        {
+            "message": "This request could return up to 18 items; the limit is 17.",
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
+    assert upstream(simulator) == []

@@ -1,6 +1,7 @@
 """GraphQL over HTTP's content negotiation: `application/graphql-response+json` and its status
 codes, with `application/json` answered as before. Both request readers (the speed-up's
-and strawberry's) run every case."""
+and strawberry's) run every case: `make test` runs this suite again with
+GATEWAY_SPEEDUPS=false."""
 
 from __future__ import annotations
 
@@ -52,11 +53,9 @@ def test_negotiate(accept: str | None, chosen: str) -> None:
     assert negotiate(accept) == chosen
 
 
-@pytest.fixture(params=[True, False], ids=["speedups", "no-speedups"])
-async def client(
-    request: pytest.FixtureRequest, make_app: MakeApp
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(make_app(speedups=request.param)) as client:
+@pytest.fixture
+async def client(make_app: MakeApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(make_app()) as client:
         yield client
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schema.api.errors import RATE_LIMITED
+
 if TYPE_CHECKING:
     from strawberry.http import GraphQLHTTPResponse
     from strawberry.types import ExecutionResult
@@ -96,6 +98,10 @@ class Answer:
     media_type: str
     executed: int = 0
     refused: int = 0
+    # Whether every refusal was RATE_LIMITED (a tenant's lanes for large documents were
+    # full): then the answer is a 429 saying when to retry, not a 400.
+    rate_limited: bool = True
+    retry_after: int = 0
 
     @classmethod
     def to(cls, accept: str | None) -> Answer:
@@ -112,10 +118,25 @@ class Answer:
             self.executed += 1
             return
         self.refused += 1
+        for error in result.errors or ():
+            extensions = error.extensions or {}
+            if extensions.get("code") != RATE_LIMITED:
+                self.rate_limited = False
+            retry_after = extensions.get("retryAfter")
+            if isinstance(retry_after, int):
+                self.retry_after = max(self.retry_after, retry_after)
         if self.strict:
             response.pop("data", None)
 
     @property
     def status(self) -> int:
-        """400 when every operation was refused before execution (in the strict type)."""
-        return 400 if self.strict and self.refused and not self.executed else 200
+        """When every operation was refused before execution (in the strict type): 429 if
+        they all were for the rate, else 400; otherwise 200."""
+        if not (self.strict and self.refused and not self.executed):
+            return 200
+        return 429 if self.rate_limited else 400
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the status calls for: `Retry-After` with a 429."""
+        return {"Retry-After": str(max(self.retry_after, 1))} if self.status == 429 else {}

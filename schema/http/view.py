@@ -197,6 +197,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             self._cached.keep(cacheable, context, self.encode_json)
         response.headers["Content-Type"] = answer.media_type
         response.status_code = answer.status
+        response.headers.update(answer.headers)
         response.headers["X-Cache"] = caller.cache_status
         return response
 

@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
+from strawberry.types import ExecutionResult
 
 from gateway.simulator import Simulator
-from schema.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from schema.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON, Answer, negotiate
 from tests.conftest import MakeApp, client_for
 from tests.schema.conftest import upstream
 
@@ -51,6 +53,39 @@ UNKNOWN_FIELD_ERROR = {
 )
 def test_negotiate(accept: str | None, chosen: str) -> None:
     assert negotiate(accept) == chosen
+
+
+def refused(code: str, **extensions: Any) -> ExecutionResult:
+    error = GraphQLError("refused", extensions={"code": code, **extensions})
+    return ExecutionResult(data=None, errors=[error])
+
+
+@pytest.mark.parametrize(
+    ("results", "status", "headers"),
+    [
+        ([refused("BAD_USER_INPUT")], 400, {}),
+        ([refused("RATE_LIMITED", retryAfter=3)], 429, {"Retry-After": "3"}),
+        ([refused("RATE_LIMITED")], 429, {"Retry-After": "1"}),
+        ([refused("RATE_LIMITED"), refused("BAD_USER_INPUT")], 400, {}),
+        ([refused("RATE_LIMITED"), ExecutionResult(data={"a": 1}, errors=None)], 200, {}),
+    ],
+)
+def test_the_status_of_refusals_in_the_graphql_type(
+    results: list[ExecutionResult], status: int, headers: dict[str, str]
+) -> None:
+    answer, plain = Answer(GRJ), Answer(JSON)
+    shaped = []
+    for result in results:
+        for each in (answer, plain):
+            response: Any = {"data": result.data, "errors": ["..."]}
+            each.shape(result, response)
+            if each is answer:
+                shaped.append(response)
+    assert (answer.status, answer.headers) == (status, headers)
+    assert (plain.status, plain.headers) == (200, {})
+    assert [("data" in response) for response in shaped] == [
+        result.data is not None for result in results
+    ]
 
 
 @pytest.fixture

@@ -132,10 +132,10 @@ def simulate(port: int, host: str, latency: float) -> None:
     run(host=host, port=port, latency=latency)
 
 
-def export_schema() -> None:
-    from schema import sdl
+def export_schema(federation: bool) -> None:
+    from schema import federation_sdl, sdl
 
-    sys.stdout.write(sdl())
+    sys.stdout.write(federation_sdl() if federation else sdl())
 
 
 def new_token() -> None:
@@ -160,7 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     simulator.add_argument("--port", type=int, default=12111)
     simulator.add_argument("--host", default="127.0.0.1")
     simulator.add_argument("--latency", type=float, default=0.0, help="seconds added per call")
-    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    exporter = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    exporter.add_argument(
+        "--federation", action="store_true", help="the federation subgraph's SDL instead"
+    )
     commands.add_parser("new-token", help="print a new random tenant token and its sha256")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "simulate":
         simulate(args.port, args.host, args.latency)
     elif args.command == "export-schema":
-        export_schema()
+        export_schema(args.federation)
     else:
         new_token()
 

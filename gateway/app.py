@@ -40,7 +40,7 @@ from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
 from gateway.telnyx.transport import build_http_client
 from gateway.tenancy import Tenant, TenantRegistry
-from schema import create_graphql_app
+from schema import create_graphql_app, graphiql_routes
 
 DEMO_TENANT_ID = "demo"
 DEMO_TELNYX_KEY = "KEYdemo0000000000000000000000000"
@@ -266,6 +266,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *graphiql_routes(graphql),
             # Without it Starlette answers /v2 with a redirect to /v2/.
             Route("/v2", rest_not_found, methods=list(ANY_METHOD)),
             Mount("/v2", create_rest_app(service, tenants, rate_limiter=rate_limiter)),

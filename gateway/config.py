@@ -250,13 +250,20 @@ class Settings(BaseSettings):
     # GraphQL
     graphiql: bool | None = Field(
         default=None,
-        description="serve GraphiQL on `GET /graphql`",
+        description="serve GraphiQL on `GET /graphql` (its files under `/graphiql/`); in demo "
+        "mode it comes with the demo token, otherwise it asks for a tenant token",
         json_schema_extra=_shown("the demo flag"),
+    )
+    graphiql_assets: Path | None = Field(
+        default=None,
+        description="where GraphiQL's files are (`make web` installs them there; the image "
+        "has them)",
+        json_schema_extra=_shown("`web/node_modules` of the checkout"),
     )
     introspection: bool | None = Field(
         default=None,
-        description="allow GraphQL introspection",
-        json_schema_extra=_shown("the demo flag"),
+        description="allow GraphQL introspection (GraphiQL's documentation and completion need it)",
+        json_schema_extra=_shown("true in demo mode or with GraphiQL on"),
     )
     max_page_size: int = Field(
         default=100, ge=1, le=1000, description="largest `first` a GraphQL connection accepts"
@@ -330,6 +337,12 @@ class Settings(BaseSettings):
     )
     response_cache_tenant_max_bytes: int = Field(
         default=8 * MIB, ge=0, description="the most of it one tenant's responses may take"
+    )
+    federation: bool = Field(
+        default=False,
+        description="serve `/graphql` as an Apollo Federation v2 subgraph: `_service { sdl }` "
+        "and `_entities` for `MessagingProfile`, `ShortCode` and `PhoneNumber` by "
+        '`@key(fields: "id")`; the router must forward the caller\'s `Authorization` header',
     )
     nested_fan_in: bool = Field(
         default=True,
@@ -440,7 +453,8 @@ class Settings(BaseSettings):
         if self.graphiql is None:
             object.__setattr__(self, "graphiql", demo)
         if self.introspection is None:
-            object.__setattr__(self, "introspection", demo)
+            # GraphiQL without introspection has no documentation and no completion.
+            object.__setattr__(self, "introspection", demo or bool(self.graphiql))
         if not demo and self.tenants_file is None:
             raise ValueError("GATEWAY_TENANTS_FILE is required when GATEWAY_DEMO is false")
         if self.metrics_port and self.metrics_port == self.port:

@@ -24,6 +24,7 @@ from schema.api.errors import ErrorTranslation, log_unexpected
 from schema.api.mutation import Mutation
 from schema.api.query import Query
 from schema.extensions import CacheReport, OperationSpan
+from schema.federation import SCALARS, federated_query, subgraph_sdl
 from schema.limits.cost import CostLimit
 from schema.limits.turns import HeavyDocuments, Lanes
 from schema.speedups import OFF, Speedups
@@ -47,9 +48,10 @@ def _schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
     config: StrawberryConfig | None = None,
     speedups: Speedups = OFF,
+    query: type[Query] = Query,
 ) -> GatewaySchema:
     return GatewaySchema(
-        query=Query,
+        query=query,
         mutation=Mutation,
         extensions=extensions,
         config=config,
@@ -83,6 +85,7 @@ def build_schema(
         batching_config={"max_operations": settings.max_batch_size}
         if settings.max_batch_size
         else None,
+        scalar_map=SCALARS if settings.federation else {},
     )
     # Extensions are factories (one instance per request); the order matters: the token
     # limit and the rules are set on the operation before the cached parse and validation,
@@ -101,9 +104,16 @@ def build_schema(
         ],
         config,
         speedups,
+        federated_query(sdl()) if settings.federation else Query,
     )
 
 
 def sdl() -> str:
     """The SDL `schema/schema.graphql` holds (`make schema` writes it)."""
     return _schema().as_str() + "\n"
+
+
+def federation_sdl() -> str:
+    """The SDL of the federation subgraph (`GATEWAY_FEDERATION`), which `_service { sdl }`
+    answers and `schema/subgraph.graphql` holds (`make schema` writes it)."""
+    return subgraph_sdl(sdl())

@@ -39,6 +39,12 @@ def test_export_schema_prints_the_checked_in_sdl() -> None:
     assert result.stdout == (ROOT / "schema" / "schema.graphql").read_text()
 
 
+def test_export_schema_federation_prints_the_checked_in_subgraph_sdl() -> None:
+    result = run("export-schema", "--federation")
+    assert result.returncode == 0
+    assert result.stdout == (ROOT / "schema" / "subgraph.graphql").read_text()
+
+
 def test_an_invalid_setting_is_named_and_stops_start_up() -> None:
     result = run("serve", GATEWAY_PORT="eighty")
     assert result.returncode == 1

@@ -49,8 +49,10 @@ class CachedResponses:
             return None
         return Cacheable(key, resolved, self._responses.generation(tenant_id))
 
-    def serve(self, cacheable: Cacheable, *, max_age: float | None) -> Response | None:
-        """The kept answer, or None."""
+    def serve(
+        self, cacheable: Cacheable, *, max_age: float | None, media_type: str
+    ) -> Response | None:
+        """The kept answer, in `media_type` (it is data: the same in either), or None."""
         body = self._responses.get(cacheable.key, max_age=max_age)
         if body is None:
             return None
@@ -58,7 +60,7 @@ class CachedResponses:
         if resolved.register and resolved.query is not None:
             # It validated when it first ran; APQ may have forgotten it since.
             self._documents.register(cacheable.key.tenant, resolved.register, resolved.query)
-        response = Response(body, media_type="application/json")
+        response = Response(body, media_type=media_type)
         response.headers["X-Cache"] = "HIT"
         return response
 

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -33,6 +34,8 @@ from schema.http import csrf
 from schema.http.body import check_body
 from schema.http.cached import CachedResponses
 from schema.http.documents import DocumentRefusedError, Documents, load_trusted_documents
+from schema.http.graphiql import ASSET_PREFIX, DEFAULT_ASSETS, GraphiQL
+from schema.http.negotiation import Answer
 from schema.limits.cost import CostBudget
 from schema.limits.turns import Lanes, Turns
 from schema.speedups import speedups
@@ -45,16 +48,19 @@ if TYPE_CHECKING:
 
 
 def _errors(
+    answer: Answer,
     message: str,
     code: str,
     status: int,
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
+    # Refused before any operation ran: no `data`, whatever the media type.
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
         status,
         headers,
+        media_type=answer.media_type,
     )
 
 
@@ -64,7 +70,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     In order: GraphiQL (a static page), CSRF prevention, the bearer token, the tenant's
     rate limit; then the response cache (a single query whose document may run, answered
     without parsing, validating or executing it); then each operation's document is
-    resolved (trusted documents, APQ) and run.
+    resolved (trusted documents, APQ) and run. Every answer is in the media type the
+    request's `Accept` header negotiates (`schema.http.negotiation`).
     """
 
     def __init__(
@@ -88,7 +95,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             build_schema(
                 settings, speedups=self._speedups, lanes=lanes, tracer_provider=tracer_provider
             ),
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # the page is ours (`schema.http.graphiql`)
             subscription_protocols=(),
         )
         self._service = service
@@ -107,6 +114,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             else None
         )
         self._fan_in = FanIn() if settings.nested_fan_in else None
+        self.graphiql = (
+            GraphiQL(
+                settings.graphiql_assets or DEFAULT_ASSETS,
+                demo_token=settings.demo_token if settings.is_demo else None,
+            )
+            if settings.graphiql
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,26 +129,32 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await send({"type": "websocket.close", "code": 1008})
             return
         response = await self._respond(Request(scope, receive))
+        # The same URL answers in a media type chosen by `Accept` (or with GraphiQL's page).
+        response.headers["Vary"] = "Accept"
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
+        answer = Answer.to(request.headers.get("accept"))
         # GraphiQL is a static page: it holds no data, so it needs no token.
         if self.should_render_graphql_ide(self.request_adapter_class(request)):
-            if self.graphql_ide:
-                return await self.render_graphql_ide(request)
-            return _errors("Not Found", NOT_FOUND, 404)
+            if self.graphiql is not None:
+                return self.graphiql.page()
+            return _errors(answer, "Not Found", NOT_FOUND, 404)
         if not csrf.preflighted(request.headers):
-            return _errors(csrf.MESSAGE, BAD_USER_INPUT, 400)
+            return _errors(answer, csrf.MESSAGE, BAD_USER_INPUT, 400)
         try:
             tenant = self._tenants.authenticate_scope(request.scope)
         except AuthenticationError as exc:
-            return _errors(exc.message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
+            return _errors(
+                answer, exc.message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"}
+            )
         if self._rate_limiter is not None:
             try:
                 await self._rate_limiter.take(tenant)
             except RateLimitedError as exc:
                 seconds = retry_after_seconds(exc)
                 return _errors(
+                    answer,
                     exc.message,
                     RATE_LIMITED,
                     429,
@@ -146,7 +167,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             data = await self._single_operation(request)
             cacheable = None if data is None else self._cached.cacheable(tenant.id, data)
             if cacheable is not None and not caller.no_cache:
-                hit = self._cached.serve(cacheable, max_age=self._service.ttl_cap)
+                hit = self._cached.serve(
+                    cacheable, max_age=self._service.ttl_cap, media_type=answer.media_type
+                )
                 if hit is not None:
                     return hit
         turns = Turns()
@@ -159,17 +182,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
             turns=turns,
             read_ahead=self._speedups.read_ahead,
         )
+        # process_result reads it there: strawberry hands it the request, nothing else of ours.
+        request.state.answer = answer
         try:
             response = await self.run(request, context=context)
         except HTTPException as exc:
             # Refused at the HTTP level: bad JSON, a bad batch, a mutation over GET.
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 # As Apollo Server answers it: only POST may change anything.
-                return _errors(exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
+                return _errors(answer, exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
             code = NOT_FOUND if exc.status_code == 404 else BAD_USER_INPUT
-            return _errors(exc.reason, code, exc.status_code)
+            return _errors(answer, exc.reason, code, exc.status_code)
         if cacheable is not None and self._cached is not None:
             self._cached.keep(cacheable, context, self.encode_json)
+        response.headers["Content-Type"] = answer.media_type
+        response.status_code = answer.status
+        response.headers.update(answer.headers)
         response.headers["X-Cache"] = caller.cache_status
         return response
 
@@ -261,7 +289,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             result.errors = [
                 out for error in result.errors for out in translate(error, mutation=False)
             ]
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        answer: Answer | None = getattr(request.state, "answer", None)
+        if answer is not None:
+            answer.shape(result, response)
+        return response
 
 
 def create_graphql_app(
@@ -299,3 +331,10 @@ def create_graphql_app(
         documents=documents,
         responses=responses,
     )
+
+
+def graphiql_routes(graphql: GatewayGraphQL) -> list[Route]:
+    """The route of GraphiQL's files, when GraphiQL is on (the page itself is `/graphql`)."""
+    if graphql.graphiql is None:
+        return []
+    return [Route(f"/{ASSET_PREFIX}/{{digest}}/{{name}}", graphql.graphiql.asset)]

@@ -10,7 +10,11 @@ Telnyx reads and writes it can cause in the worst case:
   mutation) costs 1 per parent: Telnyx has no batch read, so the DataLoaders save calls
   only when ids repeat, which the worst case cannot assume;
 - `edges` multiply what is below them by the window's `first` (its literal, else the
-  variable's value, else the default page size).
+  variable's value, else the default page size);
+- a field that reads a list argument's items one by one (federation's `_entities`, marked
+  with `COST_PER_ITEM` in its metadata) costs 1 per item and holds that many items, and
+  what is below it is counted once per item, for each of its fragments (an over-count:
+  each item is of one type).
 
 The cost depends on the variables, so it is counted per operation after validation (the
 validation cache shares results between variable values) and charged to the request:
@@ -29,6 +33,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -47,6 +52,8 @@ from schema.api.paging import DEFAULT_FIRST, upstream_size
 
 # strawberry's back-reference from a graphql-core field to its own field definition.
 _DEFINITION = "strawberry-definition"
+# In a strawberry field's metadata: the list argument whose items the field reads one by one.
+COST_PER_ITEM = "cost_per_item"
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,6 +130,16 @@ class _Counter:
                 return self._value(argument.value)
         return None
 
+    def _per_item(self, field: FieldNode, definition: GraphQLField) -> int | None:
+        """How many items a per-item field reads; None for any other field."""
+        metadata = getattr(definition.extensions.get(_DEFINITION), "metadata", None) or {}
+        argument = metadata.get(COST_PER_ITEM)
+        if argument is None:
+            return None
+        items = self._argument(field, argument)
+        # A single value where a list is expected is coerced to a list of one.
+        return len(items) if isinstance(items, list) else 1
+
     def _first(self, field: FieldNode) -> int:
         value = self._argument(field, "first")
         if isinstance(value, int) and not isinstance(value, bool):
@@ -181,6 +198,10 @@ class _Counter:
                 total += self.count(child, field.selection_set, many, seen, per_edge=first)
                 continue
             if (parent_type.name, name) in self._resolved:
+                read = self._per_item(field, definition)
+                if read is not None:
+                    many *= read
+                    self.items += many  # each one is an item of the answer
                 total += many
             total += self.count(child, field.selection_set, many, seen)
         return total

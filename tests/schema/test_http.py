@@ -10,6 +10,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.tenancy import TenantRegistry
+from tests import nodetools
 from tests.conftest import ALPHA_KEY, GATEWAY_URL
 from tests.schema.conftest import upstream
 
@@ -57,6 +58,7 @@ async def test_graphiql_is_off_unless_enabled(client: httpx.AsyncClient) -> None
 
 
 async def test_graphiql_page_needs_no_token(simulator: Simulator, tenants: TenantRegistry) -> None:
+    nodetools.web_assets()  # without its files the page says how to get them (test_graphiql.py)
     app = create_app(
         Settings(demo=True, graphiql=True, otel_sdk_disabled=True),
         upstream_transport=httpx.ASGITransport(app=simulator.app),

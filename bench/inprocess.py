@@ -24,7 +24,7 @@ from pydantic import HttpUrl, SecretStr
 from starlette.types import ASGIApp, Message
 
 from bench import stack
-from bench.scenario import NESTED_BODY, PROFILE_QUERY
+from bench.scenario import LIST_QUERY, NESTED_BODY, PROFILE_QUERY
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
@@ -32,7 +32,15 @@ from gateway.telemetry import Telemetry, build_telemetry
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry
 
 TOKEN = "bench-profile-token"  # noqa: S105  -- an in-process tenant, not a secret
-SCENARIOS = ("nested", "nested-cold", "profile", "rest")
+SCENARIOS = (
+    "nested",
+    "nested-cold",
+    "profile",
+    "profile-cold",
+    "list-cold",
+    "rest",
+    "rest-cold",
+)
 
 
 class NullExporter(SpanExporter):
@@ -153,16 +161,18 @@ async def gateway(scenario: str, *, replay: bool = True) -> AsyncIterator[Gatewa
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     cold = {**headers, "Cache-Control": "no-cache"}
     profile_json = orjson.dumps({"query": PROFILE_QUERY, "variables": {"id": ids[0]}})
+    requests = {
+        "nested": ("POST", "/graphql", headers, NESTED_BODY),
+        "nested-cold": ("POST", "/graphql", cold, NESTED_BODY),
+        "profile": ("POST", "/graphql", headers, profile_json),
+        "profile-cold": ("POST", "/graphql", cold, profile_json),
+        "list-cold": ("POST", "/graphql", cold, orjson.dumps({"query": LIST_QUERY})),
+        "rest": ("GET", f"/v2/messaging_profiles/{ids[0]}", headers, b""),
+        "rest-cold": ("GET", f"/v2/messaging_profiles/{ids[0]}", cold, b""),
+    }
 
     async def one() -> None:
-        if scenario == "nested":
-            status, body = await call(app, "POST", "/graphql", headers, NESTED_BODY)
-        elif scenario == "nested-cold":
-            status, body = await call(app, "POST", "/graphql", cold, NESTED_BODY)
-        elif scenario == "profile":
-            status, body = await call(app, "POST", "/graphql", headers, profile_json)
-        else:
-            status, body = await call(app, "GET", f"/v2/messaging_profiles/{ids[0]}", headers)
+        status, body = await call(app, *requests[scenario])
         if status != 200 or b'"errors"' in body:
             raise RuntimeError(f"{status}: {body[:300]!r}")
 

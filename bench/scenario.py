@@ -11,7 +11,7 @@ import orjson
 
 from bench import stack
 from bench.load import Action, BadResponseError, fetch
-from bench.report import CEILING_NESTED, CEILING_PROFILE, FLOOR
+from bench.report import CEILING_NESTED, CEILING_PROFILE, FLOOR, FLOOR_ONE
 
 PROFILE_FIELDS = (
     "id name enabled webhookUrl webhookFailoverUrl webhookApiVersion whitelistedDestinations "
@@ -27,6 +27,10 @@ NESTED_QUERY = (
     "} } } }"
 )
 PROFILE_QUERY = f"query Profile($id: ID!) {{ messagingProfile(id: $id) {{ {PROFILE_FIELDS} }} }}"
+LIST_QUERY = (
+    "query List { messagingProfiles(first: 20) { totalCount pageInfo { hasNextPage endCursor } "
+    f"edges {{ cursor node {{ {PROFILE_FIELDS} }} }} }} }}"
+)
 RENAME_MUTATION = (
     "mutation Rename($id: ID!, $name: String!) { "
     "updateMessagingProfile(id: $id, input: {name: $name}) { id name } }"
@@ -63,6 +67,7 @@ def scenarios(
     cold = {**warm, "Cache-Control": "no-cache"}
     profile_id = ids[0]
     profile_body = orjson.dumps({"query": PROFILE_QUERY, "variables": {"id": profile_id}})
+    list_body = orjson.dumps({"query": LIST_QUERY})
     profile_path = f"/v2/messaging_profiles/{profile_id}"
     list_path = f"/v2/messaging_profiles?page[size]={stack.PROFILES}"
     upstream_auth = {"Authorization": f"Bearer {stack.TELNYX_KEY}"}
@@ -128,6 +133,30 @@ def scenarios(
             versus=None,
         ),
         Scenario(
+            FLOOR_ONE,
+            "baseline: simulator direct, one profile",
+            simulator,
+            get(simulator.url + profile_path, upstream_auth),
+            cold=True,
+            versus=None,
+        ),
+        Scenario(
+            "gql-profile-cold",
+            "GraphQL messagingProfile(id), cold",
+            gateway,
+            post_graphql(profile_body, cold),
+            cold=True,
+            versus=FLOOR_ONE,
+        ),
+        Scenario(
+            "gql-list-cold",
+            "GraphQL list of 20 profiles, cold",
+            gateway,
+            post_graphql(list_body, cold),
+            cold=True,
+            versus=FLOOR,
+        ),
+        Scenario(
             "gql-nested-cold",
             "GraphQL nested, cold",
             gateway,
@@ -165,7 +194,7 @@ def scenarios(
             gateway,
             get(gateway.url + profile_path, cold),
             cold=True,
-            versus=FLOOR,
+            versus=FLOOR_ONE,
         ),
         Scenario(
             "rest-list-warm",

@@ -94,7 +94,8 @@ def test_notes_reach_profiles_through_the_gateways_entities(
     }
     assert upstream(simulator) == [
         f"GET /messaging_profiles/{profile['id']}",
-        f"GET /messaging_profiles/{profile['id']}/phone_numbers?page[number]=1&page[size]=20",
+        f"GET /phone_numbers/messaging?page[number]=1&page[size]=20"
+        f"&filter[messaging_profile_id]={profile['id']}&sort[phone_number]=asc",
     ]
     assert {r.api_key for r in simulator.requests} == {ALPHA_KEY}
 

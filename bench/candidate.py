@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.telemetry import configure_logging
+from gateway.logs import configure_logging
 
 SERVERS = ("uvicorn-httptools", "uvicorn-h11", "hypercorn")
 

@@ -18,16 +18,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.operations import ListMessagingProfiles
-from gateway.telnyx.transport import build_http_client
+from gateway.telnyx.transport import build_upstream
 from gateway.tenancy import Tenant
 
 PROFILE = {
@@ -150,8 +151,7 @@ async def measure(
 async def run(url: str, requests: int, concurrency: int) -> list[Row]:
     rows: list[Row] = []
     for name in ("httpx", "aiohttp"):
-        settings = Settings(upstream_transport=name)
-        async with build_http_client(settings) as http:
+        async with httpx.AsyncClient(transport=_transport(name)) as http:
 
             async def get(http: httpx.AsyncClient = http) -> None:
                 (await http.get(url + PATH)).raise_for_status()
@@ -168,16 +168,24 @@ async def run(url: str, requests: int, concurrency: int) -> list[Row]:
 
         rows += await measure("aiohttp ClientSession", bare, requests, concurrency)
 
-    settings = Settings(upstream_transport="aiohttp")
-    async with build_http_client(settings) as http:
-        client = TelnyxClient(http, base_url=url + "/v2", tenant_concurrency=concurrency)
-        tenant = Tenant("bench", SecretStr("KEYbench"))
+    tenant = Tenant("bench", SecretStr("KEYbench"))
+    kinds: tuple[Literal["httpx", "aiohttp"], ...] = ("httpx", "aiohttp")
+    for name in kinds:
+        upstream = build_upstream(Settings(upstream_transport=name))
+        async with contextlib.aclosing(upstream):
+            client = TelnyxClient(upstream, base_url=url + "/v2", tenant_concurrency=concurrency)
 
-        async def typed() -> None:
-            await client.send(tenant, ListMessagingProfiles())
+            async def typed(client: TelnyxClient = client) -> None:
+                await client.send(tenant, ListMessagingProfiles())
 
-        rows += await measure("TelnyxClient (aiohttp)", typed, requests, concurrency)
+            rows += await measure(f"TelnyxClient ({name})", typed, requests, concurrency)
     return rows
+
+
+def _transport(name: str) -> httpx.AsyncBaseTransport:
+    if name == "aiohttp":
+        return AiohttpTransport()
+    return httpx.AsyncHTTPTransport()
 
 
 def table(rows: list[Row]) -> str:

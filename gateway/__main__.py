@@ -84,9 +84,9 @@ def ensure_port_free(host: str, port: int, variable: str = "GATEWAY_PORT") -> No
 
 def serve() -> None:
     from gateway.app import DEMO_TENANT_ID, create_app
+    from gateway.logs import configure_logging
     from gateway.reload import reload_on_sighup
     from gateway.server import run
-    from gateway.telemetry import configure_logging
     from gateway.tenancy import TenantsFileError
     from schema.http.documents import TrustedDocumentsError
 

@@ -38,7 +38,7 @@ from gateway.telnyx.breaker import Breaker
 from gateway.telnyx.circuit import Policy
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
-from gateway.telnyx.transport import build_http_client
+from gateway.telnyx.transport import Upstream, build_upstream
 from gateway.tenancy import Tenant, TenantRegistry
 from schema import create_graphql_app, graphiql_routes
 
@@ -139,10 +139,12 @@ def create_app(
     settings: Settings,
     *,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    upstream: Upstream | None = None,
     tenants: TenantRegistry | None = None,
     telemetry: Telemetry | None = None,
 ) -> Starlette:
-    """Build the gateway. Tests inject the upstream transport, the tenants and telemetry."""
+    """Build the gateway. Tests inject the upstream (an httpx transport, or a whole
+    `Upstream` pool), the tenants and telemetry; the app closes the upstream it uses."""
     telemetry = telemetry or build_telemetry(settings)
     reloader: TenantsReloader | None = None
     if tenants is None and settings.tenants_file is not None:
@@ -151,16 +153,16 @@ def create_app(
         tenants = reloader.registry
     tenants = tenants or load_tenants(settings)
     base_url = settings.base_url
-    if upstream_transport is None and settings.is_demo:
+    if upstream is None and upstream_transport is None and settings.is_demo:
         # Imported here so that a production gateway never loads the simulator.
         from gateway.simulator import Simulator
 
         upstream_transport = httpx.ASGITransport(app=Simulator().app)
         base_url = SIMULATOR_BASE_URL
-    http = build_http_client(settings, transport=upstream_transport)
+    upstream = upstream or build_upstream(settings, transport=upstream_transport)
     breaker = _breaker(settings, telemetry)
     client = TelnyxClient(
-        http,
+        upstream,
         base_url=base_url,
         max_retries=settings.upstream_max_retries,
         deadline=settings.upstream_deadline,
@@ -214,7 +216,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        checks = {"tenants": len(tenants) > 0, "upstream_client": not http.is_closed}
+        checks = {"tenants": len(tenants) > 0, "upstream_client": not upstream.is_closed}
         ready = all(checks.values())
         body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
         if coherence is not None:
@@ -250,7 +252,7 @@ def create_app(
             if coherence is not None:
                 await coherence.stop()
             await rate_limiter.aclose()
-            await http.aclose()
+            await upstream.aclose()
             telemetry.shutdown()
 
     graphql = create_graphql_app(

@@ -7,7 +7,6 @@ tests pass their own in-memory exporter and readers.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -15,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -188,7 +186,12 @@ def build_telemetry(
     registry = CollectorRegistry(auto_describe=True)
     readers: list[MetricReader] = [PrometheusMetricReader(registry=registry), *metric_readers]
     meter_provider = MeterProvider(
-        resource=resource, metric_readers=readers, shutdown_on_exit=False
+        resource=resource,
+        metric_readers=readers,
+        shutdown_on_exit=False,
+        # The Prometheus page shows no exemplars, and sampling them cost each measurement
+        # a look at the current span.
+        exemplar_filter=AlwaysOffExemplarFilter(),
     )
     # OTEL_SDK_DISABLED turns the SDK off for every signal, /metrics included; here it stops
     # tracing only (README): the metrics are the gateway's own page, not an export.
@@ -356,6 +359,35 @@ class Tally:
             yield Observation(count, {name: value for name, value in labels if value is not None})
 
 
+class Level:
+    """An up-down counter kept in this process and reported when metrics are collected:
+    `add` is a dict update, for the same reason as `Tally`'s. A None value in a key leaves
+    its label out."""
+
+    def __init__(
+        self,
+        meter: metrics.Meter,
+        name: str,
+        *,
+        labels: Sequence[str],
+        unit: str = "",
+        description: str = "",
+    ) -> None:
+        self._labels = tuple(labels)
+        self._levels: dict[tuple[str | int | None, ...], int] = {}
+        meter.create_observable_up_down_counter(
+            name, callbacks=[self._observe], unit=unit, description=description
+        )
+
+    def add(self, key: tuple[str | int | None, ...], amount: int) -> None:
+        self._levels[key] = self._levels.get(key, 0) + amount
+
+    def _observe(self, _: CallbackOptions) -> Iterable[Observation]:
+        for key, level in list(self._levels.items()):
+            labels = zip(self._labels, key, strict=True)
+            yield Observation(level, {name: value for name, value in labels if value is not None})
+
+
 def _route_template(scope: Scope, root_path: str) -> str | None:
     # Starlette's routers record the matched route in the scope, and each Mount extends
     # root_path with its prefix: together they give the template under the app's root.
@@ -378,99 +410,3 @@ def _log_access(
     if tenant is not None:
         fields["gateway.tenant.id"] = tenant
     access_log.info("%s %s %s", method, route or "-", status, extra={"fields": fields})
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the active span's trace and span ids."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            entry["trace_id"] = format(context.trace_id, "032x")
-            entry["span_id"] = format(context.span_id, "016x")
-        for key, value in getattr(record, "fields", {}).items():
-            entry[key] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error.type"] = record.exc_info[0].__name__
-        return json.dumps(entry, default=str)
-
-
-# These log every upstream request's URL at INFO, and the URL may hold a phone number.
-QUIET_LOGGERS = ("httpx", "httpcore")
-# Libraries whose debug output quotes what passes through them (request and response
-# headers, connection strings): they stay at INFO when the gateway logs at DEBUG.
-LIBRARY_LOGGERS = (
-    "uvicorn",
-    "websockets",
-    "wsproto",
-    "h11",
-    "hpack",
-    "asyncio",
-    "aiohttp",
-    "redis",
-    "urllib3",
-    "requests",
-    "opentelemetry",
-    "strawberry",
-    "graphql",
-    "multipart",
-    "python_multipart",
-)
-# Credentials as they appear in text a library may log: header lines and values,
-# `Bearer` tokens, Telnyx keys (`KEY` + 20 or more letters, digits, `_` or `-`), and the
-# password of a URL (`redis://user:password@host`).
-SECRET_PATTERNS = re.compile(
-    r"(?i)((?:proxy-)?authorization|x-api-key|api-key|cookie|set-cookie)(['\"]?\s*[:=,]\s*['\"]?)[^\r\n'\"]*"
-    r"|\bbearer\s+[^\s'\",;]+"
-    r"|(?-i:\bKEY[0-9A-Za-z_-]{20,})"
-    r"|(?<=://)[^/\s:@]*:[^/\s@]*(?=@)"
-)
-
-
-def redact(text: str) -> str:
-    """`text` with every credential that `SECRET_PATTERNS` finds replaced by `REDACTED`."""
-    return SECRET_PATTERNS.sub(_redaction, text)
-
-
-def _redaction(match: re.Match[str]) -> str:
-    if match.group(1):
-        return match.group(1) + match.group(2) + REDACTED
-    return REDACTED
-
-
-class LibraryRedaction(logging.Filter):
-    """Redacts credentials from records of loggers that are not the gateway's own.
-
-    The gateway's own lines never hold a secret (the tests scan them); a library's may
-    quote a header or a connection string, at any level.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("gateway.") or record.name == "gateway":
-            return True
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-def configure_logging(level: str, stream: IO[str] | None = None) -> None:
-    """Send every log record to `stream` (stderr by default) as JSON lines, libraries at
-    INFO or above and redacted."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(LibraryRedaction())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

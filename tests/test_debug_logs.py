@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.telemetry import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging, redact
+from gateway.logs import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging, redact
 from tests.process import Gateway, Start
 
 KEY = "KEY" + "0123456789abcdefghijKLMNOP"  # a Telnyx key's shape

@@ -11,13 +11,13 @@ from urllib.parse import quote, unquote
 
 import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telnyx.operations import OPERATIONS
+from gateway.telnyx.transport import build_upstream
 from gateway.tenancy import TenantRegistry
 from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, GATEWAY_URL
 from tests.server import serve
@@ -94,9 +94,9 @@ async def gateway(
             rate_limit_burst=100_000,
             telnyx_base_url=f"{url}/v2",  # type: ignore[arg-type]
         )
-        transport = AiohttpTransport()
-        yield create_app(real, upstream_transport=transport, tenants=tenants)
-        await transport.aclose()
+        upstream = build_upstream(real)
+        yield create_app(real, upstream=upstream, tenants=tenants)
+        await upstream.aclose()
 
 
 def unexpected(simulator: Simulator) -> list[str]:

@@ -18,13 +18,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.config import Settings
+from gateway.logs import QUIET_LOGGERS, JsonFormatter, configure_logging
 from gateway.telemetry import (
-    QUIET_LOGGERS,
-    JsonFormatter,
     ServerTelemetry,
     Telemetry,
     build_telemetry,
-    configure_logging,
     log_span_destination,
     otlp_traces_endpoint,
     redact_path,

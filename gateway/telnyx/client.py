@@ -36,7 +36,7 @@ from gateway.telnyx.retry import (
     response_is_retryable,
     retry_delay,
 )
-from gateway.telnyx.transport import never_sent
+from gateway.telnyx.transport import ACCEPT_ENCODING, Upstream, never_sent
 from gateway.tenancy import Tenant
 
 USER_AGENT = f"telnyx-messaging-gateway/{__version__}"
@@ -60,15 +60,15 @@ class _AbandonedError(Exception):
 
 
 class TelnyxClient:
-    """Sends operations for any tenant over one shared `httpx.AsyncClient`.
+    """Sends operations for any tenant over one shared `Upstream` connection pool.
 
-    The tenant's key goes on each request; the shared client never holds one. With a
+    The tenant's key goes on each request; the shared pool never holds one. With a
     `breaker`, calls are refused at once while Telnyx is failing.
     """
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        upstream: Upstream,
         *,
         base_url: str,
         max_retries: int = 2,
@@ -84,14 +84,14 @@ class TelnyxClient:
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._http = http
+        self._upstream = upstream
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._deadline = deadline
         self._max_retry_delay = max_retry_delay
         self._tenant_concurrency = tenant_concurrency
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._instruments = Instrumentation(tracer_provider, meter_provider)
+        self._instruments = Instrumentation(self._base_url, tracer_provider, meter_provider)
         self._sleep = sleep
         self._random = random
         self._clock = clock
@@ -150,6 +150,7 @@ class TelnyxClient:
         headers = {
             "Authorization": f"Bearer {secret}",
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
             "User-Agent": USER_AGENT,
         }
         content = None
@@ -159,15 +160,13 @@ class TelnyxClient:
         # Encoded once here: httpx's own param merging costs more than the rest of the call.
         pairs = params.items() if isinstance(params, Mapping) else params or ()
         query = urlencode([(key, value) for key, value in pairs if value is not None])
-        url = f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+        attempt = _Attempt(method, path, query, content, headers, route)
         if self._breaker is None:
-            return await self._exchange(tenant, operation, method, url, content, headers, route)
+            return await self._exchange(tenant, operation, attempt)
         ticket = self._breaker.enter(tenant.id, operation, read=method == "GET")
         verdict = Verdict.NEUTRAL  # a 4xx, or a caller gone: nothing learnt of Telnyx
         try:
-            response = await self._exchange(
-                tenant, operation, method, url, content, headers, route, ticket
-            )
+            response = await self._exchange(tenant, operation, attempt, ticket)
         except UpstreamUnavailableError:
             verdict = Verdict.FAILURE
             raise
@@ -181,11 +180,7 @@ class TelnyxClient:
         self,
         tenant: Tenant,
         operation: str,
-        method: str,
-        url: str,
-        content: bytes | None,
-        headers: dict[str, str],
-        route: str | None,
+        attempt: _Attempt,
         ticket: Ticket | None = None,
     ) -> httpx.Response:
         """The attempts of one call, until a 2xx, an error not worth retrying, or the end
@@ -193,14 +188,14 @@ class TelnyxClient:
         secret = tenant.telnyx_api_key.get_secret_value()
         deadline = self._clock() + self._deadline
         retries = 0
+        method = attempt.method
         self._budget.attempted(tenant.id)
         while True:
             response: httpx.Response | None = None
             failure: httpx.RequestError | None = None
-            request = self._http.build_request(method, url, content=content, headers=headers)
             try:
                 response = await self._attempt(
-                    tenant, request, operation, route, retries, deadline, ticket
+                    tenant, attempt, operation, retries, deadline, ticket
                 )
             except httpx.RequestError as exc:
                 failure = exc
@@ -218,8 +213,6 @@ class TelnyxClient:
             # Raised outside the except blocks, so no `__context__` drags the request along.
             if response is not None:
                 if response.is_success:
-                    # The caller gets the answer; the key stays behind.
-                    response.request.headers.pop("Authorization", None)
                     return response
                 retryable = response_is_retryable(method, response)
                 server_delay = parse_retry_after(response.headers, now=time.time())
@@ -252,9 +245,8 @@ class TelnyxClient:
     async def _attempt(
         self,
         tenant: Tenant,
-        request: httpx.Request,
+        attempt: _Attempt,
         operation: str,
-        route: str | None,
         resend_count: int,
         deadline: float,
         ticket: Ticket | None,
@@ -271,18 +263,32 @@ class TelnyxClient:
             if ticket is not None and self._breaker is not None:
                 # It may have waited for the slot while a circuit opened.
                 self._breaker.recheck(ticket, operation)
+            # A copy per attempt: each carries its own span in `traceparent`.
+            headers = dict(attempt.headers)
             with self._instruments.attempt(
-                request, operation=operation, route=route, resend_count=resend_count
+                attempt.method,
+                attempt.path,
+                attempt.query,
+                headers,
+                operation=operation,
+                route=attempt.route,
+                resend_count=resend_count,
             ) as record:
                 left = self._left(deadline)
-                request.extensions["timeout"] = _clamp(self._http.timeout, left)
+                upstream = self._upstream
                 scope = asyncio.timeout(left)
                 if ticket is not None:
                     # A read still waiting when the breaker opens is given up at once.
                     ticket.watch(scope)
                 try:
                     async with scope:
-                        response = await self._http.send(request)
+                        response = await upstream.exchange(
+                            attempt.method,
+                            attempt.url(self._base_url),
+                            headers,
+                            attempt.content,
+                            _clamp(upstream.timeout, left),
+                        )
                 except TimeoutError:
                     if not scope.expired():
                         raise
@@ -301,6 +307,27 @@ class TelnyxClient:
 
     def _left(self, deadline: float) -> float:
         return max(deadline - self._clock(), 0.0)
+
+
+class _Attempt:
+    """What each attempt of one call sends."""
+
+    __slots__ = ("content", "headers", "method", "path", "query", "route")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        route: str | None,
+    ) -> None:
+        self.method, self.path, self.query, self.route = method, path, query, route
+        self.content, self.headers = content, headers
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url}{self.path}?{self.query}" if self.query else f"{base_url}{self.path}"
 
 
 def _clamp(timeout: httpx.Timeout, left: float) -> dict[str, float]:

@@ -108,8 +108,7 @@ def error_for_exception(operation: str, exc: httpx.RequestError) -> UpstreamUnav
 def what_happened(exc: httpx.RequestError) -> str:
     """What happened to a failed attempt: "connection refused", "timed out", ...
 
-    httpx-aiohttp reports every aiohttp connection error as `ConnectTimeout`, so the
-    aiohttp cause, when there is one, is what decides.
+    The aiohttp cause, when there is one (`gateway.telnyx.transport`), says it best.
     """
     cause = exc.__cause__
     if isinstance(cause, aiohttp.ClientConnectorDNSError):

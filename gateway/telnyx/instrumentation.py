@@ -7,26 +7,36 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from urllib.parse import unquote, urlsplit
 
-import httpx
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, StatusCode, TracerProvider
 
 from gateway import __version__
-from gateway.telemetry import DURATION_BUCKETS, REDACTED, redact_path
+from gateway.telemetry import DURATION_BUCKETS, REDACTED, Level, redact_path
 from gateway.telnyx.failure import error_type
 
 SCOPE = "gateway.telnyx"
 
 
 class Instrumentation:
-    """The tracer and instruments the client records each attempt with."""
+    """The tracer and instruments the client records each attempt with, for calls to
+    `base_url`."""
 
     def __init__(
-        self, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+        self,
+        base_url: str,
+        tracer_provider: TracerProvider | None,
+        meter_provider: MeterProvider | None,
     ) -> None:
+        self._base_url = base_url
+        parts = urlsplit(base_url)
+        self._server: dict[str, str | int] = {
+            "server.address": parts.hostname or "",
+            "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+        }
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
         self.duration = meter.create_histogram(
@@ -38,8 +48,10 @@ class Instrumentation:
         self.retries = meter.create_counter(
             "telnyx.upstream.retries", unit="{retry}", description="Upstream retries."
         )
-        self.active = meter.create_up_down_counter(
+        self.active = Level(
+            meter,
             "telnyx.upstream.active_requests",
+            labels=("telnyx.operation",),
             unit="{request}",
             description="Upstream HTTP attempts in flight.",
         )
@@ -50,27 +62,39 @@ class Instrumentation:
     @contextlib.contextmanager
     def attempt(
         self,
-        request: httpx.Request,
+        method: str,
+        path: str,
+        query: str,
+        headers: MutableMapping[str, str],
         *,
         operation: str,
         route: str | None,
         resend_count: int,
     ) -> Iterator[Attempt]:
-        """A CLIENT span around one attempt; injects `traceparent` into the request."""
-        name = f"{request.method} {route}" if route else request.method
+        """A CLIENT span around one attempt of `method` on `path?query` (relative to the base
+        URL, encoded); injects `traceparent` into `headers`."""
+        name = f"{method} {route}" if route else method
         labels: dict[str, str | int] = {
             "telnyx.operation": operation,
-            "http.request.method": request.method,
+            "http.request.method": method,
         }
         with self.tracer.start_as_current_span(
             name, kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False
         ) as span:
             # Redacting the URL costs more than the rest of the attempt's bookkeeping.
             if span.is_recording():
-                span.set_attributes(_attributes(request, operation, resend_count))
-            propagate.inject(request.headers)
+                attributes: dict[str, str | int] = {
+                    "http.request.method": method,
+                    "url.full": self._base_url + safe_path(path, query),
+                    **self._server,
+                    "telnyx.operation": operation,
+                }
+                if resend_count:
+                    attributes["http.request.resend_count"] = resend_count
+                span.set_attributes(attributes)
+            propagate.inject(headers)
             record = Attempt()
-            self.active.add(1, {"telnyx.operation": operation})
+            self.active.add((operation,), 1)
             started = time.perf_counter()
             try:
                 yield record
@@ -81,7 +105,7 @@ class Instrumentation:
                 self.duration.record(time.perf_counter() - started, {**labels, "error.type": kind})
                 raise
             finally:
-                self.active.add(-1, {"telnyx.operation": operation})
+                self.active.add((operation,), -1)
             status = record.status
             labels["http.response.status_code"] = status
             span.set_attribute("http.response.status_code", status)
@@ -91,20 +115,6 @@ class Instrumentation:
                 span.set_status(StatusCode.ERROR)
                 labels["error.type"] = str(status)
             self.duration.record(time.perf_counter() - started, labels)
-
-
-def _attributes(request: httpx.Request, operation: str, resend_count: int) -> dict[str, str | int]:
-    url = request.url
-    attributes: dict[str, str | int] = {
-        "http.request.method": request.method,
-        "url.full": safe_url(url),
-        "server.address": url.host,
-        "server.port": url.port or (443 if url.scheme == "https" else 80),
-        "telnyx.operation": operation,
-    }
-    if resend_count:
-        attributes["http.request.resend_count"] = resend_count
-    return attributes
 
 
 class Attempt:
@@ -117,11 +127,16 @@ class Attempt:
         self.error_type: str | None = None
 
 
-def safe_url(url: httpx.URL) -> str:
-    """The URL with phone numbers masked in path segments and `phone_number` filters."""
-    path = redact_path(url.raw_path.split(b"?", 1)[0].decode("ascii"))
-    params: list[tuple[str, str | int | float | bool | None]] = [
-        (key, REDACTED if key.startswith("filter[phone_number]") else value)
-        for key, value in url.params.multi_items()
-    ]
-    return str(url.copy_with(raw_path=path.encode("ascii")).copy_merge_params(params))
+def safe_path(path: str, query: str) -> str:
+    """`path?query` with phone numbers masked in path segments and `phone_number` filters;
+    everything else as it is sent."""
+    safe = redact_path(path)
+    if not query:
+        return safe
+    pairs = []
+    for pair in query.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and unquote(key).startswith("filter[phone_number]"):
+            value = REDACTED
+        pairs.append(f"{key}{sep}{value}")
+    return f"{safe}?{'&'.join(pairs)}"

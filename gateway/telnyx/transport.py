@@ -1,46 +1,229 @@
-"""The shared upstream `httpx.AsyncClient`: pool limits, timeouts and the transport under it."""
+"""The connection to Telnyx: one pool all tenants share, and the exchange of one request for
+its whole answer.
+
+Two kinds, one interface (`Upstream`):
+
+- `AiohttpUpstream`, the default: aiohttp's pool spoken to directly. The answer is read
+  whole into an `httpx.Response`, and aiohttp's errors become httpx's, so the client above
+  sees one vocabulary whatever the transport. Going through `httpx.AsyncClient` and an
+  httpx transport adapter cost about 0.25 ms of CPU more per call (`bench/transport.py`);
+- `HttpxUpstream`, any httpx transport: httpx's own pool (`GATEWAY_UPSTREAM_TRANSPORT=httpx`)
+  or one handed in (the demo's in-process simulator, the tests' fakes).
+
+Neither holds a key: the tenant's goes on each request. Neither follows redirects nor keeps
+cookies, which one tenant's answers could otherwise set for the next tenant's requests.
+"""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Mapping
+from typing import Protocol
+
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from gateway.config import Settings
 
 KEEPALIVE_EXPIRY = 30.0
+# Asked for explicitly, so both transports send the same; httpx decodes the answer.
+ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_TIMEOUT = httpx.Timeout(5.0)  # httpx's own
+
+# What aiohttp raises, as httpx names it: the first match, most specific first. The aiohttp
+# error stays as `__cause__`, where `never_sent` and the client's error messages look.
+_AIOHTTP_ERRORS: tuple[tuple[type[Exception], type[httpx.RequestError]], ...] = (
+    # Waiting for a free connection or connecting: nothing was sent.
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.TimeoutException),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    # Anything else on the connection (the server closed it, a reset): maybe sent.
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+)
 
 
-def build_http_client(
+class Upstream(Protocol):
+    """Sends one request and reads its whole answer; raises an `httpx.RequestError` when
+    there is none. `phases` holds each phase's time limit in seconds, as httpx names them
+    (`connect`, `read`, `write`, `pool`); `timeout` is the pool's own, before the deadline
+    cuts them."""
+
+    timeout: httpx.Timeout
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        phases: Mapping[str, float | None],
+    ) -> httpx.Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpUpstream:
+    """aiohttp's connection pool: `max_connections` at most, idle ones closed after
+    `keepalive_expiry` seconds. Its session is made on first use, inside the event loop."""
+
+    def __init__(
+        self,
+        timeout: httpx.Timeout,
+        *,
+        max_connections: int,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
+    ) -> None:
+        self.timeout = timeout
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._ssl = ssl.create_default_context()
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("the upstream connection pool is closed")
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            keepalive_timeout=self._keepalive_expiry,
+            ssl=self._ssl,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
+        )
+        return self._session
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        phases: Mapping[str, float | None],
+    ) -> httpx.Response:
+        session = self._session or self._open()
+        limits = aiohttp.ClientTimeout(
+            # aiohttp's `connect` includes the wait for a free connection: httpx's `pool`.
+            connect=phases.get("pool"),
+            sock_connect=phases.get("connect"),
+            sock_read=phases.get("read"),
+        )
+        try:
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=limits,
+            ) as answer:
+                body = await answer.read()
+        except Exception as exc:
+            kind = _httpx_error(exc)
+            if kind is None:
+                raise
+            raise kind(str(exc)) from exc
+        return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+
+def _httpx_error(exc: Exception) -> type[httpx.RequestError] | None:
+    for kind, name in _AIOHTTP_ERRORS:
+        if isinstance(exc, kind):
+            return name
+    return None
+
+
+class HttpxUpstream:
+    """Any httpx transport. The answer handed back is a fresh response holding only the
+    status, headers and body: never the request, whose headers hold the key."""
+
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout = DEFAULT_TIMEOUT
+    ) -> None:
+        self.timeout = timeout
+        self._transport = transport
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        phases: Mapping[str, float | None],
+    ) -> httpx.Response:
+        if self._closed:
+            raise RuntimeError("the upstream connection pool is closed")
+        request = httpx.Request(
+            method, url, headers=headers, content=content, extensions={"timeout": dict(phases)}
+        )
+        answer = await self._transport.handle_async_request(request)
+        try:
+            # Read as httpx reads it, decoded by its Content-Encoding.
+            body = await answer.aread()
+        finally:
+            await answer.aclose()
+        return httpx.Response(
+            answer.status_code,
+            headers=[
+                (name, value)
+                for name, value in answer.headers.raw
+                if name.lower() != b"content-encoding"
+            ],
+            content=body,
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._transport.aclose()
+
+
+def build_upstream(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The one upstream client all tenants share; it never holds a key.
-
-    httpx ignores `limits` once a transport is given, so the limits go to the transport.
-    aiohttp maps `max_connections` to its connector's `limit` and `keepalive_expiry` to its
-    `keepalive_timeout`; it has no cap on idle connections, so `max_keepalive` applies to the
-    httpx transport only.
-    """
-    limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_keepalive,
-        keepalive_expiry=KEEPALIVE_EXPIRY,
-    )
-    # `pool` is the wait for a free connection; aiohttp maps it to its `connect` timeout.
+) -> Upstream:
+    """The one upstream pool all tenants share: `transport` when one is given, otherwise the
+    one the settings choose, with their pool size and timeouts."""
+    # `pool` is the wait for a free connection.
     timeout = httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout)
     if transport is None:
         if settings.upstream_transport == "aiohttp":
-            transport = AiohttpTransport(limits=limits)
-        else:
-            transport = httpx.AsyncHTTPTransport(limits=limits)
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+            return AiohttpUpstream(timeout, max_connections=settings.upstream_max_connections)
+        limits = httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_keepalive,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+    return HttpxUpstream(transport, timeout=timeout)
 
 
 def never_sent(exc: httpx.RequestError) -> bool:
     """Whether the request certainly never reached the server, so even a POST may be resent.
 
-    httpx_aiohttp maps every `aiohttp.ClientConnectionError` to `httpx.ConnectTimeout`,
-    including a server disconnect after the request was written, so its cause decides.
+    A connection refused or not made in time; but when aiohttp's error is the cause, it
+    decides (a server's disconnect after the request was written is not "never sent").
     """
     if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return False

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.telemetry import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging
+from gateway.logs import LIBRARY_LOGGERS, QUIET_LOGGERS, configure_logging
 
 
 @dataclass

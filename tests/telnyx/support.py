@@ -11,6 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from gateway.telnyx.client import TelnyxClient
+from gateway.telnyx.transport import HttpxUpstream
 from gateway.tenancy import Tenant
 
 KEY = "KEYsecretA0123456789abcdefXYZ"
@@ -134,6 +135,6 @@ def make_client(
     upstream: Upstream, *, time: FakeTime | None = None, **options: Any
 ) -> TelnyxClient:
     fake = time or FakeTime()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
+    http = HttpxUpstream(httpx.MockTransport(upstream))
     options.setdefault("random", lambda: 0.0)
     return TelnyxClient(http, base_url=BASE_URL, sleep=fake.sleep, clock=fake.clock, **options)

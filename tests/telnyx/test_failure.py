@@ -158,8 +158,8 @@ async def test_transport_failures_are_unavailable(exc: Exception, message: str) 
 
 
 def aiohttp_failure(cause: BaseException) -> httpx.RequestError:
-    """What httpx-aiohttp raises: a `ConnectTimeout`, whatever happened, with aiohttp's
-    error as its cause."""
+    """An aiohttp error as a transport may report it: an httpx error that says little
+    (httpx-aiohttp says `ConnectTimeout` whatever happened), with aiohttp's as its cause."""
     exc = httpx.ConnectTimeout("failed")
     exc.__cause__ = cause
     return exc

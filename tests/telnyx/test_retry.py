@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import time
 
@@ -31,7 +32,7 @@ from gateway.telnyx.operations import (
     UpdateMessagingProfile,
 )
 from gateway.telnyx.retry import RetryBudget, parse_retry_after, retry_delay
-from gateway.telnyx.transport import build_http_client
+from gateway.telnyx.transport import HttpxUpstream, build_upstream
 from tests.server import serve
 from tests.telnyx.support import (
     PROFILE,
@@ -295,7 +296,7 @@ async def test_a_hanging_upstream_fails_at_the_deadline() -> None:
         raise AssertionError("unreachable")
 
     client = TelnyxClient(
-        httpx.AsyncClient(transport=httpx.MockTransport(hang)), base_url="http://t/v2", deadline=0.2
+        HttpxUpstream(httpx.MockTransport(hang)), base_url="http://t/v2", deadline=0.2
     )
     started = time.monotonic()
     with pytest.raises(UpstreamUnavailableError) as caught:
@@ -312,7 +313,7 @@ async def test_waiting_for_a_tenant_slot_counts_against_the_deadline() -> None:
         return one(PROFILE)
 
     client = TelnyxClient(
-        httpx.AsyncClient(transport=httpx.MockTransport(block)),
+        HttpxUpstream(httpx.MockTransport(block)),
         base_url="http://t/v2",
         deadline=0.2,
         tenant_concurrency=1,
@@ -344,8 +345,8 @@ async def test_deadline_bounds_timeouts_and_retries_on_a_real_server(transport: 
         upstream_transport=transport,  # type: ignore[arg-type]
     )
     with serve(slow_app()) as url:
-        async with build_http_client(settings) as http:
-            client = TelnyxClient(http, base_url=f"{url}/v2", max_retries=2, deadline=0.5)
+        async with contextlib.aclosing(build_upstream(settings)) as upstream:
+            client = TelnyxClient(upstream, base_url=f"{url}/v2", max_retries=2, deadline=0.5)
             started = time.monotonic()
             with pytest.raises(UpstreamUnavailableError) as caught:
                 await retrieve(client)

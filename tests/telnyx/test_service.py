@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from gateway.telnyx.operations import (
     UpdateShortCode,
 )
 from gateway.telnyx.service import Caller, TelnyxService, weigh_read
+from gateway.telnyx.transport import HttpxUpstream
 from gateway.tenancy import Tenant
 from tests.conftest import ALPHA_KEY, BETA_KEY
 
@@ -61,7 +63,7 @@ def upstream(simulator: Simulator) -> Lagging:
 
 @pytest.fixture
 async def service(upstream: Lagging) -> AsyncIterator[TelnyxService]:
-    async with httpx.AsyncClient(transport=upstream) as http:
+    async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
         client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
         cache = TenantCache(
             max_bytes=2**24, tenant_max_bytes=2**24, stale_window=300, weigh=weigh_read

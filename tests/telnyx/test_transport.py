@@ -1,15 +1,17 @@
-"""The shared upstream client over both transports, on real sockets."""
+"""The shared upstream connection pool over both transports, on real sockets."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
 import socket
 import threading
 
 import aiohttp
 import httpx
+import orjson
 import pytest
-from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +22,7 @@ from gateway.errors import UpstreamUnavailableError
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import CreateMessagingProfileRequest
 from gateway.telnyx.operations import CreateMessagingProfile, RetrieveMessagingProfile
-from gateway.telnyx.transport import build_http_client, never_sent
+from gateway.telnyx.transport import AiohttpUpstream, HttpxUpstream, build_upstream, never_sent
 from tests.server import serve
 from tests.telnyx.support import KEY, PROFILE, PROFILE_ID, FakeTime, tenant
 
@@ -52,10 +54,21 @@ def upstream_app(gauge: Gauge) -> Starlette:
         gauge.enter()
         try:
             await asyncio.sleep(float(request.query_params.get("delay", "0")))
-            return JSONResponse(
-                {"data": PROFILE},
-                headers={"x-seen-authorization": request.headers.get("authorization", "")},
-            )
+            seen = {
+                "x-seen-authorization": request.headers.get("authorization", ""),
+                "x-seen-accept-encoding": request.headers.get("accept-encoding", ""),
+                "x-seen-cookie": request.headers.get("cookie", ""),
+                # Set on every answer: a shared pool that kept it would send it on.
+                "set-cookie": "session=tenant-a; Path=/",
+            }
+            if request.query_params.get("gzip"):
+                body = gzip.compress(orjson.dumps({"data": PROFILE}))
+                return Response(
+                    body,
+                    headers={**seen, "content-encoding": "gzip"},
+                    media_type="application/json",
+                )
+            return JSONResponse({"data": PROFILE}, headers=seen)
         finally:
             gauge.leave()
 
@@ -66,42 +79,58 @@ def settings(transport: str, **overrides: object) -> Settings:
     return Settings(upstream_transport=transport, **overrides)  # type: ignore[arg-type]
 
 
-def test_client_is_built_from_settings() -> None:
-    http = build_http_client(settings("aiohttp", upstream_timeout=7, upstream_connect_timeout=2))
-    assert http.timeout == httpx.Timeout(7, connect=2)
-    assert "authorization" not in http.headers
-    assert http.follow_redirects is False
-    transport = http._transport
-    assert isinstance(transport, AiohttpTransport)
-    assert transport.limits.max_connections == 100
-    http = build_http_client(
+def test_upstream_is_built_from_settings() -> None:
+    upstream = build_upstream(settings("aiohttp", upstream_timeout=7, upstream_connect_timeout=2))
+    assert isinstance(upstream, AiohttpUpstream)
+    assert upstream.timeout == httpx.Timeout(7, connect=2)
+    assert upstream._max_connections == 100
+    upstream = build_upstream(
         settings("httpx", upstream_max_connections=7, upstream_max_keepalive=3)
     )
-    pool = http._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(upstream, HttpxUpstream)
+    pool = upstream._transport._pool  # type: ignore[attr-defined]
     assert (pool._max_connections, pool._max_keepalive_connections) == (7, 3)
 
 
 async def test_injected_transport_wins() -> None:
     app = upstream_app(Gauge())
-    async with build_http_client(settings("aiohttp"), transport=httpx.ASGITransport(app)) as http:
-        client = TelnyxClient(http, base_url="http://upstream/v2")
+    upstream = build_upstream(settings("aiohttp"), transport=httpx.ASGITransport(app))
+    async with contextlib.aclosing(upstream):
+        client = TelnyxClient(upstream, base_url="http://upstream/v2")
         fetched = await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
+    assert isinstance(upstream, HttpxUpstream)
     assert fetched.value["data"]["id"] == PROFILE_ID
+    assert upstream.is_closed
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_both_transports_talk_to_a_real_server(transport: str) -> None:
     with serve(upstream_app(Gauge())) as url:
-        async with build_http_client(settings(transport)) as http:
-            client = TelnyxClient(http, base_url=f"{url}/v2")
+        async with contextlib.aclosing(build_upstream(settings(transport))) as upstream:
+            client = TelnyxClient(upstream, base_url=f"{url}/v2")
             fetched = await client.send(tenant(), RetrieveMessagingProfile(id=PROFILE_ID))
             raw = await client.request(
                 tenant(), "retrieve_messaging_profile", "GET", f"/messaging_profiles/{PROFILE_ID}"
             )
+            gzipped = await client.request(
+                tenant(),
+                "retrieve_messaging_profile",
+                "GET",
+                f"/messaging_profiles/{PROFILE_ID}",
+                params={"gzip": "1"},
+            )
     assert fetched.value["data"]["name"] == "Support"
     assert fetched.body == raw.content
     assert raw.headers["x-seen-authorization"] == f"Bearer {KEY}"
+    assert raw.headers["x-seen-accept-encoding"] == "gzip, deflate"
+    # A compressed answer arrives decoded.
+    assert orjson.loads(gzipped.content) == {"data": PROFILE}
+    # No cookie an answer set goes out again: the pool is every tenant's.
+    assert (raw.headers["x-seen-cookie"], gzipped.headers["x-seen-cookie"]) == ("", "")
+    # The answer handed back keeps no request, whose headers hold the key.
+    with pytest.raises(RuntimeError):
+        _ = raw.request
 
 
 @pytest.mark.slow
@@ -109,10 +138,17 @@ async def test_both_transports_talk_to_a_real_server(transport: str) -> None:
 async def test_pool_limit_takes_effect(transport: str) -> None:
     gauge = Gauge()
     with serve(upstream_app(gauge)) as url:
-        async with build_http_client(settings(transport, upstream_max_connections=2)) as http:
-            await asyncio.gather(
-                *(http.get(f"{url}/v2/messaging_profiles/p?delay=0.1") for _ in range(8))
+        upstream = build_upstream(settings(transport, upstream_max_connections=2))
+        async with contextlib.aclosing(upstream):
+            answers = await asyncio.gather(
+                *(
+                    upstream.exchange(
+                        "GET", f"{url}/v2/messaging_profiles/p?delay=0.1", {}, None, {}
+                    )
+                    for _ in range(8)
+                )
             )
+    assert [answer.status_code for answer in answers] == [200] * 8
     assert gauge.peak == 2
 
 
@@ -127,9 +163,9 @@ def closed_port() -> int:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_create_is_retried_when_the_connection_is_refused(transport: str) -> None:
     fake = FakeTime()
-    async with build_http_client(settings(transport)) as http:
+    async with contextlib.aclosing(build_upstream(settings(transport))) as upstream:
         client = TelnyxClient(
-            http,
+            upstream,
             base_url=f"http://127.0.0.1:{closed_port()}/v2",
             sleep=fake.sleep,
             clock=fake.clock,
@@ -143,6 +179,7 @@ async def test_create_is_retried_when_the_connection_is_refused(transport: str) 
             )
     assert fake.slept == [0.5, 1.0]
     assert caught.value.status is None
+    assert caught.value.message == "Telnyx create_messaging_profile: connection refused"
 
 
 # What aiohttp raises for a refused connection; the connection key is not needed here.
@@ -163,7 +200,7 @@ def mapped(kind: type[httpx.RequestError], cause: BaseException | None) -> httpx
         (mapped(httpx.PoolTimeout, None), True),
         (mapped(httpx.ReadTimeout, None), False),
         (mapped(httpx.RemoteProtocolError, None), False),
-        # httpx_aiohttp maps all of these to ConnectTimeout; only some never sent anything.
+        # An aiohttp cause decides: only some of its connection errors never sent anything.
         (mapped(httpx.ConnectTimeout, REFUSED), True),
         (mapped(httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError()), True),
         (mapped(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError()), False),

@@ -13,7 +13,7 @@ without an HTTP client, whose work is the load generator's, not the gateway's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +29,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telemetry import Telemetry, build_telemetry
+from gateway.telnyx.transport import HttpxUpstream
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry
 
 TOKEN = "bench-profile-token"  # noqa: S105  -- an in-process tenant, not a secret
@@ -54,24 +55,39 @@ class NullExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-class Replay(httpx.AsyncBaseTransport):
-    """Forwards to `transport` while recording; once `recording` is off, answers every
-    request it saw with the recorded bytes (and fails any other)."""
+class Replay:
+    """An `Upstream` that forwards to the in-process simulator while recording; once
+    `recording` is off, answers every request it saw with the recorded bytes (and fails any
+    other), the way `AiohttpUpstream` hands an answer over."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
-        self._transport = transport
+    def __init__(self, simulator: Simulator) -> None:
+        self._upstream = HttpxUpstream(httpx.ASGITransport(app=simulator.app))
         self._answers: dict[tuple[str, str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
         self.recording = True
+        self.timeout = self._upstream.timeout
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = (request.method, str(request.url))
+    @property
+    def is_closed(self) -> bool:
+        return self._upstream.is_closed
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        phases: Mapping[str, float | None],
+    ) -> httpx.Response:
+        key = (method, url)
         if not self.recording:
-            status, headers, body = self._answers[key]
-            return httpx.Response(status, headers=headers, content=body)
-        response = await self._transport.handle_async_request(request)
-        body = await response.aread()
-        self._answers[key] = (response.status_code, list(response.headers.raw), body)
-        return httpx.Response(response.status_code, headers=response.headers.raw, content=body)
+            status, raw, body = self._answers[key]
+            return httpx.Response(status, headers=raw, content=body)
+        answer = await self._upstream.exchange(method, url, headers, content, phases)
+        self._answers[key] = (answer.status_code, answer.headers.raw, answer.content)
+        return answer
+
+    async def aclose(self) -> None:
+        await self._upstream.aclose()
 
 
 def seeded_simulator() -> tuple[Simulator, list[str]]:
@@ -151,10 +167,10 @@ async def gateway(scenario: str, *, replay: bool = True) -> AsyncIterator[Gatewa
     telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     rate = RateLimit(per_second=1_000_000.0, burst=1_000_000)
     tenant = Tenant(stack.TENANT_ID, SecretStr(stack.TELNYX_KEY), rate)
-    upstream = Replay(httpx.ASGITransport(app=simulator.app))
+    upstream = Replay(simulator)
     app = create_app(
         settings,
-        upstream_transport=upstream,
+        upstream=upstream,
         tenants=TenantRegistry.from_tokens([(tenant, TOKEN)]),
         telemetry=telemetry,
     )

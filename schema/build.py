@@ -8,25 +8,16 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from opentelemetry import trace
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.api.errors import ErrorTranslation, log_unexpected
+from schema.api.errors import log_unexpected
 from schema.api.mutation import Mutation
 from schema.api.query import Query
-from schema.extensions import CacheReport, OperationSpan
+from schema.extensions import Operation, Steps
 from schema.federation import SCALARS, federated_query, subgraph_sdl
-from schema.limits.cost import CostLimit
-from schema.limits.turns import HeavyDocuments, Lanes
+from schema.limits.turns import Lanes
 from schema.speedups import OFF, Speedups
 
 if TYPE_CHECKING:
@@ -76,9 +67,6 @@ def build_schema(
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    max_tokens = settings.max_tokens
-    max_cost, max_first = settings.max_query_cost, settings.max_page_size
-    max_items = settings.max_query_items
     config = StrawberryConfig(
         # Suggestions ("Did you mean ...?") would reveal the schema introspection hides.
         disable_field_suggestions=not settings.introspection,
@@ -87,21 +75,18 @@ def build_schema(
         else None,
         scalar_map=SCALARS if settings.federation else {},
     )
-    # Extensions are factories (one instance per request); the order matters: the token
-    # limit and the rules are set on the operation before the cached parse and validation,
-    # and the cost is counted after the validation rules passed.
+    steps = Steps.build(
+        tracer,
+        max_tokens=settings.max_tokens,
+        rules=tuple(rules),
+        max_cost=settings.max_query_cost,
+        max_first=settings.max_page_size,
+        max_items=settings.max_query_items,
+        lanes=lanes,
+    )
+    # One extension, made per operation (`schema.extensions` says why and in what order).
     return _schema(
-        [
-            lambda: OperationSpan(tracer),
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: AddValidationRules(rules),
-            ParserCache,
-            ValidationCache,
-            lambda: CostLimit(max_cost=max_cost, max_first=max_first, max_items=max_items),
-            *([] if lanes is None else [lambda: HeavyDocuments(lanes)]),
-            CacheReport,
-            ErrorTranslation,
-        ],
+        [lambda: Operation(steps)],
         config,
         speedups,
         federated_query(sdl()) if settings.federation else Query,

@@ -1,56 +1,170 @@
-"""Schema extensions of our own: an operation span, and the cache report in `extensions`."""
+"""The one schema extension: every step the gateway adds to an operation, in order.
+
+strawberry calls each extension's hooks at each step of every operation (parse, validate,
+execute, the operation around them), and that bookkeeping costs about as much per
+extension as the work most of ours do: nine extensions cost a cold `messagingProfile(id)`
+about 0.25 ms of CPU (`bench/README.md`). So the gateway's steps are one extension,
+`Operation`, which calls each concern's code (`schema.limits`, `schema.api.errors`) in
+the order they used to run:
+
+- around the operation: a span (the document's text never recorded: literals in it may
+  hold the caller's data), the token limit and the extra validation rules set before
+  parsing; on the way out, errors translated into the gateway's shape, then a heavy
+  document's lane given back, then the span finished;
+- parsing and validation through bounded LRU caches (one per schema);
+- after validation: the cost limit, then a lane for a heavy document;
+- at execution: the operation's type noted on the context (only queries are kept whole);
+- `extensions.cache` in the result: whether the data came from the cache, and whether any
+  was stale.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSyntaxError, parse
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from schema.api.context import Context
+from schema.api.errors import translate_result
+from schema.limits.cost import charge
+from schema.limits.turns import Lanes
+
+# As many documents as strawberry's own parser and validation caches keep: each parsed
+# document is bounded by the token limit.
+CACHED_DOCUMENTS = 128
 
 
-class OperationSpan(SchemaExtension):
-    """One span per GraphQL operation, parent of the upstream calls it makes.
+@dataclass(frozen=True)
+class Steps:
+    """What `Operation` needs, built once per schema: limits, rules, caches, the tracer."""
 
-    The query text is not recorded: literals in it may hold the caller's data.
-    """
+    tracer: trace.Tracer
+    max_tokens: int
+    rules: tuple[type[ASTValidationRule], ...]
+    max_cost: int
+    max_first: int
+    max_items: int
+    lanes: Lanes | None
+    parse: Callable[..., DocumentNode]
+    validate: Callable[..., list[GraphQLError]]
 
-    def __init__(self, tracer: trace.Tracer) -> None:
-        self._tracer = tracer
+    @classmethod
+    def build(
+        cls,
+        tracer: trace.Tracer,
+        *,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        max_cost: int,
+        max_first: int,
+        max_items: int,
+        lanes: Lanes | None,
+    ) -> Steps:
+        return cls(
+            tracer,
+            max_tokens,
+            rules,
+            max_cost,
+            max_first,
+            max_items,
+            lanes,
+            functools.lru_cache(maxsize=CACHED_DOCUMENTS)(parse),
+            functools.lru_cache(maxsize=CACHED_DOCUMENTS)(validate_document),
+        )
+
+
+class Operation(SchemaExtension):
+    """The gateway's steps for one operation (made per operation, from `steps`)."""
+
+    def __init__(self, steps: Steps) -> None:
+        self._steps = steps
+        self._lane: str | None = None
 
     def on_operation(self) -> Iterator[None]:
+        steps = self._steps
+        context = self.execution_context
+        context.parse_options["max_tokens"] = steps.max_tokens
+        context.validation_rules = context.validation_rules + steps.rules
         # Exceptions are not recorded as the SDK would: a GraphQL error's text quotes the
         # document (a syntax error prints the line it is on), and documents hold data.
-        with self._tracer.start_as_current_span(
+        with steps.tracer.start_as_current_span(
             "graphql.operation",
             kind=trace.SpanKind.INTERNAL,
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
             try:
-                yield
+                try:
+                    yield
+                finally:
+                    if self._lane is not None and steps.lanes is not None:
+                        steps.lanes.leave(self._lane)
+                        self._lane = None
             except GraphQLError as exc:
                 _record_document_error(span, exc)
                 raise
-            context = self.execution_context
-            try:
-                kind = context.operation_type.value
-            except RuntimeError:  # the document did not parse
-                kind = None
-            name = context.operation_name
-            if kind is not None:
-                span.set_attribute("graphql.operation.type", kind)
-                span.update_name(f"{kind} {name}" if name else kind)
-            if name:
-                span.set_attribute("graphql.operation.name", name)
-            errors = getattr(context.result, "errors", None) or ()
-            span.set_attribute("graphql.errors", len(errors))
-            document_errors = [error for error in errors if error.path is None]
-            if document_errors:
-                _record_document_error(span, document_errors[0])
+            translate_result(context)
+            _finish(span, context)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        context.graphql_document = self._steps.parse(context.query, **context.parse_options)
+        yield
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        steps = self._steps
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            context.pre_execution_errors = steps.validate(
+                context.schema._schema, document, context.validation_rules
+            )
+        refused = charge(
+            context, max_cost=steps.max_cost, max_first=steps.max_first, max_items=steps.max_items
+        )
+        if refused is None and steps.lanes is not None:
+            self._lane, refused = await steps.lanes.admit(context)
+        if refused is not None:
+            context.pre_execution_errors = [refused]
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        request = self.execution_context.context
+        if isinstance(request, Context):
+            # Known here: execution starts only once the document parsed and validated.
+            request.operation_type = self.execution_context.operation_type
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        request = self.execution_context.context
+        if not isinstance(request, Context):
+            return {}
+        caller = request.caller
+        return {"cache": {"cached": caller.cached, "stale": caller.stale}}
+
+
+def _finish(span: trace.Span, context: Any) -> None:
+    try:
+        kind = context.operation_type.value
+    except RuntimeError:  # the document did not parse
+        kind = None
+    name = context.operation_name
+    if kind is not None:
+        span.set_attribute("graphql.operation.type", kind)
+        span.update_name(f"{kind} {name}" if name else kind)
+    if name:
+        span.set_attribute("graphql.operation.name", name)
+    errors = getattr(context.result, "errors", None) or ()
+    span.set_attribute("graphql.errors", len(errors))
+    document_errors = [error for error in errors if error.path is None]
+    if document_errors:
+        _record_document_error(span, document_errors[0])
 
 
 def _record_document_error(span: trace.Span, error: GraphQLError) -> None:
@@ -68,24 +182,3 @@ def _record_document_error(span: trace.Span, error: GraphQLError) -> None:
         span.set_attributes({"graphql.error.line": line, "graphql.error.column": column})
         where = f" at {line}:{column}"
     span.set_status(trace.StatusCode.ERROR, f"{kind}{where}")
-
-
-class CacheReport(SchemaExtension):
-    """`extensions.cache`: whether the data came from the cache, and whether any was stale.
-
-    It also notes the operation's type on the context: only queries' responses are kept.
-    """
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if isinstance(context, Context):
-            # Known here: execution starts only once the document parsed and validated.
-            context.operation_type = self.execution_context.operation_type
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        if not isinstance(context, Context):
-            return {}
-        caller = context.caller
-        return {"cache": {"cached": caller.cached, "stale": caller.stale}}

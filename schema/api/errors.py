@@ -11,11 +11,10 @@ fix that by retrying or by changing their token. Anything unexpected is masked a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 from strawberry.utils.str_converters import to_camel_case
 
@@ -167,19 +166,16 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
         )
 
 
-class ErrorTranslation(SchemaExtension):
-    """Rewrite every error of a result into the gateway's GraphQL error shape."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        context = self.execution_context
-        result = context.result
-        errors: list[GraphQLError] | None = getattr(result, "errors", None)
-        if not errors:
-            return
-        try:
-            mutation = context.operation_type is OperationType.MUTATION
-        except RuntimeError:  # no document: it did not parse
-            mutation = False
-        # A new list: the validation cache shares its error lists between requests.
-        result.errors = [out for error in errors for out in translate(error, mutation=mutation)]  # type: ignore[union-attr]
+def translate_result(context: ExecutionContext) -> None:
+    """Rewrite every error of the operation's result into the gateway's GraphQL error
+    shape."""
+    result = context.result
+    errors: list[GraphQLError] | None = getattr(result, "errors", None)
+    if not errors:
+        return
+    try:
+        mutation = context.operation_type is OperationType.MUTATION
+    except RuntimeError:  # no document: it did not parse
+        mutation = False
+    # A new list: the validation cache shares its error lists between requests.
+    result.errors = [out for error in errors for out in translate(error, mutation=mutation)]  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
@@ -64,6 +64,15 @@ def _errors(
     )
 
 
+class _Adapter(StarletteRequestAdapter):
+    """strawberry's view of a request, with the operation the gateway already read from its
+    body (the response cache reads it first), so that the body is parsed once."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.operation: GraphQLRequestData | None = getattr(request.state, "operation", None)
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with the gateway's checks in front of every operation.
 
@@ -73,6 +82,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     resolved (trusted documents, APQ) and run. Every answer is in the media type the
     request's `Accept` header negotiates (`schema.http.negotiation`).
     """
+
+    request_adapter_class = _Adapter
 
     def __init__(
         self,
@@ -206,6 +217,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         None for a batch or a body strawberry would refuse (it answers those itself)."""
         read = self._speedups.read_operation
         if read is not None and (data := await read(request)) is not None:
+            request.state.operation = data
             return data
         try:
             parsed = await self.parse_http_body(self.request_adapter_class(request))
@@ -231,6 +243,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if isinstance(request, _Adapter) and request.operation is not None:
+            return request.operation
         content_type, _ = parse_content_type(request.content_type or "")
         if request.method == "POST" and "application/json" in content_type:
             # Checked before strawberry reads any member (the body is bounded and orjson

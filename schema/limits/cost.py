@@ -45,7 +45,7 @@ from graphql import (
     get_named_type,
 )
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from schema.api.errors import BAD_USER_INPUT
 from schema.api.paging import DEFAULT_FIRST, upstream_size
@@ -252,60 +252,48 @@ def operation_cost(
     return size.calls
 
 
-class CostLimit(SchemaExtension):
-    """Refuse an operation whose worst-case upstream calls exceed the request's budget.
+def charge(
+    context: ExecutionContext, *, max_cost: int, max_first: int, max_items: int
+) -> GraphQLError | None:
+    """Charge the operation's worst-case upstream calls and items to the request's budget;
+    the error that refuses it when they exceed the budget (nothing is charged then).
 
     Runs as part of validation, after the (cached) rules, so a refused document never
     reaches execution and nothing is sent upstream.
     """
-
-    def __init__(self, *, max_cost: int, max_first: int, max_items: int = 2_000) -> None:
-        self._max_cost = max_cost
-        self._max_first = max_first
-        self._max_items = max_items
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if context.pre_execution_errors or document is None:
-            yield
-            return
-        operation = get_operation_ast(document, context.operation_name)
-        if operation is None:  # several operations and no name: execution says so
-            yield
-            return
-        fragments = {
-            definition.name.value: definition
-            for definition in document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
-        request = context.context
-        budget: CostBudget = getattr(request, "cost", None) or CostBudget(
-            self._max_cost, self._max_items
+    document = context.graphql_document
+    if context.pre_execution_errors or document is None:
+        return None
+    operation = get_operation_ast(document, context.operation_name)
+    if operation is None:  # several operations and no name: execution says so
+        return None
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    request = context.context
+    budget: CostBudget = getattr(request, "cost", None) or CostBudget(max_cost, max_items)
+    max_first = getattr(request, "max_page_size", max_first)
+    schema = context.schema._schema
+    size = operation_size(
+        schema,
+        resolved_fields(schema),
+        operation,
+        fragments,
+        context.variables,
+        max_first=max_first,
+    )
+    calls, items = budget.spent + size.calls, budget.items + size.items
+    if calls > budget.limit:
+        message = (
+            f"This request could make up to {calls} upstream calls; the limit is {budget.limit}."
         )
-        max_first = getattr(request, "max_page_size", self._max_first)
-        schema = context.schema._schema
-        size = operation_size(
-            schema,
-            resolved_fields(schema),
-            operation,
-            fragments,
-            context.variables,
-            max_first=max_first,
+    elif items > budget.items_limit:
+        message = (
+            f"This request could return up to {items} items; the limit is {budget.items_limit}."
         )
-        calls, items = budget.spent + size.calls, budget.items + size.items
-        if calls > budget.limit:
-            message = (
-                f"This request could make up to {calls} upstream calls; "
-                f"the limit is {budget.limit}."
-            )
-        elif items > budget.items_limit:
-            message = (
-                f"This request could return up to {items} items; the limit is {budget.items_limit}."
-            )
-        else:
-            budget.spent, budget.items, budget.last_items = calls, items, size.items
-            yield
-            return
-        context.pre_execution_errors = [GraphQLError(message, extensions={"code": BAD_USER_INPUT})]
-        yield
+    else:
+        budget.spent, budget.items, budget.last_items = calls, items, size.items
+        return None
+    return GraphQLError(message, extensions={"code": BAD_USER_INPUT})

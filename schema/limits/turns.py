@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from schema.api.errors import RATE_LIMITED
 
@@ -87,20 +87,10 @@ class Lanes:
     def leave(self, tenant: str) -> None:
         self._lanes[tenant].release()
 
-
-class HeavyDocuments(SchemaExtension):
-    """Runs a heavy document only once its tenant has a free lane (see `Lanes`).
-
-    After the cost limit, which sizes the document; the lane is held until the operation
-    ends, whatever happens.
-    """
-
-    def __init__(self, lanes: Lanes) -> None:
-        self._lanes = lanes
-        self._held: str | None = None
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        context = self.execution_context
+    async def admit(self, context: ExecutionContext) -> tuple[str | None, GraphQLError | None]:
+        """Wait for a lane when the operation is heavy (its size counted by the cost limit,
+        which runs first): the tenant whose lane it took, to `leave` when the operation
+        ends, or the error that refuses it when none came free in time."""
         request = context.context
         cost = getattr(request, "cost", None)
         caller = getattr(request, "caller", None)
@@ -108,26 +98,13 @@ class HeavyDocuments(SchemaExtension):
             context.pre_execution_errors
             or cost is None
             or caller is None
-            or cost.last_items <= self._lanes.heavy_items
+            or cost.last_items <= self.heavy_items
         ):
-            yield
-            return
-        tenant = caller.tenant.id
-        if await self._lanes.enter(tenant):
-            self._held = tenant
-        else:
-            context.pre_execution_errors = [
-                GraphQLError(
-                    "Too many large documents of this tenant are running; retry later.",
-                    extensions={"code": RATE_LIMITED, "retryAfter": 1},
-                )
-            ]
-        yield
-
-    def on_operation(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            if self._held is not None:
-                self._lanes.leave(self._held)
-                self._held = None
+            return None, None
+        tenant: str = caller.tenant.id
+        if await self.enter(tenant):
+            return tenant, None
+        return None, GraphQLError(
+            "Too many large documents of this tenant are running; retry later.",
+            extensions={"code": RATE_LIMITED, "retryAfter": 1},
+        )

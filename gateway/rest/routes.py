@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import orjson
+from opentelemetry import trace
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -116,11 +117,17 @@ def create_rest_app(
                     await rate_limiter.take(tenant)
                 call = _call(operation, request)
                 caller = Caller(
-                    tenant, no_cache=bypasses_cache(request.headers.get("cache-control"))
+                    tenant,
+                    no_cache=bypasses_cache(request.headers.get("cache-control")),
+                    whole=True,
                 )
                 fetched: Fetched[Any]
                 if isinstance(call, Read):
                     fetched = await service.read(caller, call)
+                    # The request's own span says how its one read was served.
+                    trace.get_current_span().set_attribute(
+                        "gateway.cache.outcome", caller.outcomes[-1].value
+                    )
                 else:
                     assert isinstance(call, Write)  # noqa: S101  -- every operation is one
                     body = await _json_object(request) if has_body else None

@@ -56,6 +56,9 @@ class Caller:
 
     tenant: Tenant
     no_cache: bool = False
+    # The request is this one read (the REST face): a cache hit is told by the request's
+    # own span, which the face marks, rather than by a span of its own.
+    whole: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
     reads: set[tuple[str, str | None]] = field(default_factory=set)
     read_at: float = math.inf
@@ -148,8 +151,12 @@ class TelnyxService:
         if fresh is not None:
             # A hit calls nothing and takes no time: its span is started and ended at once,
             # with its outcome, and never becomes the current span (nothing runs under it).
-            attributes["gateway.cache.outcome"] = Outcome.HIT.value
-            self._tracer.start_span(name, kind=trace.SpanKind.INTERNAL, attributes=attributes).end()
+            if not caller.whole:
+                attributes["gateway.cache.outcome"] = Outcome.HIT.value
+                span = self._tracer.start_span(
+                    name, kind=trace.SpanKind.INTERNAL, attributes=attributes
+                )
+                span.end()
             kept, stored_at, stored_ttl = fresh
             self._account(caller, operation, scope, Outcome.HIT, (stored_at, stored_ttl), ttl)
             return cast(Fetched[R], kept)

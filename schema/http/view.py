@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
+from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -182,6 +183,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     cacheable, max_age=self._service.ttl_cap, media_type=answer.media_type
                 )
                 if hit is not None:
+                    # Answered whole: the request's own span is the only one, and says so.
+                    trace.get_current_span().set_attribute("gateway.cache.outcome", "hit")
                     return hit
         turns = Turns()
         context = Context(
@@ -210,6 +213,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         response.status_code = answer.status
         response.headers.update(answer.headers)
         response.headers["X-Cache"] = caller.cache_status
+        if caller.outcomes:
+            trace.get_current_span().set_attribute(
+                "gateway.cache.outcome", caller.cache_status.lower()
+            )
         return response
 
     async def _single_operation(self, request: Request) -> GraphQLRequestData | None:

@@ -58,7 +58,7 @@ def first_profile(simulator: Simulator) -> str:
     return next(iter(simulator.account(ALPHA_KEY).profiles))
 
 
-async def test_a_miss_is_server_internal_client_and_a_hit_has_no_client_span(
+async def test_a_miss_is_server_internal_client_and_a_hit_is_one_server_span(
     client: httpx.AsyncClient, simulator: Simulator, spans: InMemorySpanExporter
 ) -> None:
     profile_id = first_profile(simulator)
@@ -82,6 +82,7 @@ async def test_a_miss_is_server_internal_client_and_a_hit_has_no_client_span(
         "user_agent.original": "billing-service/1.0",
         "http.response.status_code": 200,
         "gateway.tenant.id": "alpha",
+        "gateway.cache.outcome": "miss",
     }
     internal = one(finished, "telnyx.retrieve_messaging_profile")
     assert internal.kind is SpanKind.INTERNAL
@@ -107,11 +108,16 @@ async def test_a_miss_is_server_internal_client_and_a_hit_has_no_client_span(
 
     assert (hit.status_code, hit.headers["x-cache"], hit.content) == (200, "HIT", miss.content)
     finished = spans.get_finished_spans()
-    assert tree(finished) == [
-        ("GET /v2/messaging_profiles/{id}", (("telnyx.retrieve_messaging_profile", ()),))
-    ]
-    assert attributes(one(finished, "telnyx.retrieve_messaging_profile")) == {
-        "telnyx.operation": "retrieve_messaging_profile",
+    # Answered whole from the cache: one span, which says so.
+    assert tree(finished) == [("GET /v2/messaging_profiles/{id}", ())]
+    assert attributes(server(finished)) == {
+        "http.request.method": "GET",
+        "http.route": "/v2/messaging_profiles/{id}",
+        "url.scheme": "http",
+        "url.path": f"/v2/messaging_profiles/{profile_id}",
+        "network.protocol.version": "1.1",
+        "user_agent.original": "python-httpx/0.28.1",
+        "http.response.status_code": 200,
         "gateway.tenant.id": "alpha",
         "gateway.cache.outcome": "hit",
     }

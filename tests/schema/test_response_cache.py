@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 
 from gateway.responses import ResponseCache, ResponseKey
@@ -63,6 +64,8 @@ async def test_a_warm_query_is_answered_without_parsing_or_executing(
 ) -> None:
     body = {"query": PROFILE, "variables": {"id": next(iter(alpha.profiles))}}
     first = await post(client, body)
+    (front,) = [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
+    assert (front.attributes or {})["gateway.cache.outcome"] == "miss"
     assert (first.headers["x-cache"], executed(spans)) == ("MISS", 1)
     simulator.requests.clear()
 
@@ -75,6 +78,10 @@ async def test_a_warm_query_is_answered_without_parsing_or_executing(
         "data": {"messagingProfile": {"name": "Alerts"}},
         "extensions": {"cache": {"cached": True, "stale": False}},
     }
+    # One span, the request's own, which says the answer was a hit.
+    (only,) = spans.get_finished_spans()
+    assert (only.kind, only.name) == (SpanKind.SERVER, "POST /graphql")
+    assert (only.attributes or {})["gateway.cache.outcome"] == "hit"
     assert executed(spans) == 0
     assert upstream(simulator) == []
 

@@ -12,6 +12,7 @@ CEILING_NESTED = "ceiling-nested"
 CEILING_PROFILE = "ceiling-profile"
 FLOOR = "floor"
 FLOOR_ONE = "floor-one"
+PROXY = "proxy-one"
 
 # Targets (issue "Performance: cold reads cheaper than the Node.js peer ...").
 WARM_NESTED_SHARE = 0.50
@@ -146,6 +147,14 @@ def targets(results: list[Result], latency: float) -> list[str]:
         lines.append(
             f"{verdict}  {what}: {got.cpu * 1000:.2f} ms of gateway CPU per request "
             f"(target <= {limit * 1000:.1f} ms)"
+        )
+    proxy, rest = by_key.get(PROXY), by_key.get("rest-profile-cold")
+    if proxy is not None and rest is not None and proxy.cpu is not None and rest.cpu is not None:
+        # Not a target: what any Python proxy pays here, for the targets above to be read by.
+        lines.append(
+            f"NOTE  the least a Python proxy does for a cold read (uvicorn, one aiohttp call, "
+            f"nothing else) costs {proxy.cpu * 1000:.2f} ms of CPU per request on this machine; "
+            f"the gateway's cold REST read {rest.cpu * 1000:.2f} ms"
         )
     cold, floor = by_key.get("gql-nested-cold"), by_key.get(FLOOR)
     if cold is not None and floor is not None and cold.sample.count and floor.sample.count:

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         token = stack.new_token()
         gateway = stack.start_gateway(processes, simulator, sink, token, args.set)
         nested, profile = capture(gateway, token, ids[0])
-        baseline = stack.start_baseline(processes, nested, profile)
+        baseline = stack.start_baseline(processes, nested, profile, simulator.url)
         progress(f"started; nested answer {len(nested):,} B, profile {len(profile):,} B")
         servers = Servers(simulator, gateway, baseline)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

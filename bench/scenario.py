@@ -11,7 +11,7 @@ import orjson
 
 from bench import stack
 from bench.load import Action, BadResponseError, fetch
-from bench.report import CEILING_NESTED, CEILING_PROFILE, FLOOR, FLOOR_ONE
+from bench.report import CEILING_NESTED, CEILING_PROFILE, FLOOR, FLOOR_ONE, PROXY
 
 PROFILE_FIELDS = (
     "id name enabled webhookUrl webhookFailoverUrl webhookApiVersion whitelistedDestinations "
@@ -139,6 +139,14 @@ def scenarios(
             get(simulator.url + profile_path, upstream_auth),
             cold=True,
             versus=None,
+        ),
+        Scenario(
+            PROXY,
+            "baseline: Starlette + aiohttp proxy, one profile",
+            baseline,
+            get(baseline.url + "/proxy" + profile_path, upstream_auth),
+            cold=True,
+            versus=FLOOR_ONE,
         ),
         Scenario(
             "gql-profile-cold",

@@ -212,7 +212,9 @@ def start_gateway(
     return gateway
 
 
-def start_baseline(stack: Stack, nested: bytes, profile: bytes) -> Server:
+def start_baseline(
+    stack: Stack, nested: bytes, profile: bytes, upstream: str | None = None
+) -> Server:
     nested_file = stack.workdir / "nested.json"
     profile_file = stack.workdir / "profile.json"
     nested_file.write_bytes(nested)
@@ -229,6 +231,7 @@ def start_baseline(stack: Stack, nested: bytes, profile: bytes) -> Server:
             str(nested_file),
             "--profile",
             str(profile_file),
+            *(["--upstream", upstream] if upstream else []),
         ],
     )
     baseline.wait_ready("/v2/messaging_profiles/any")

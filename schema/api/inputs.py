@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.errors import BadInputError
 from gateway.telnyx import models as telnyx
 from gateway.telnyx.operation import problems_of
-from schema.api.types import PhoneNumberType, WebhookApiVersion
+from schema.api.values import PhoneNumberType, WebhookApiVersion
 
 R = TypeVar("R", bound=BaseModel)
 

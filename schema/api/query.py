@@ -22,14 +22,8 @@ from schema.api.context import Context, Info
 from schema.api.inputs import MessagingProfileFilter, PhoneNumberFilter, ShortCodeFilter
 from schema.api.paging import Slice, Window, read_window, window
 from schema.api.selection import nested_asked
-from schema.api.types import (
-    After,
-    First,
-    MessagingProfile,
-    MetricsTimeFrame,
-    PhoneNumber,
-    ShortCode,
-)
+from schema.api.types import After, First, MessagingProfile, PhoneNumber, ShortCode
+from schema.api.values import MetricsTimeFrame
 
 T = TypeVar("T")
 

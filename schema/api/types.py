@@ -6,7 +6,6 @@ callers have no use for it.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, TypeVar, cast
@@ -20,6 +19,22 @@ from schema.api.context import Info
 from schema.api.loaders import read_nested
 from schema.api.nested import ALPHANUMERIC_SENDER_IDS, PHONE_NUMBERS, SHORT_CODES, Nested
 from schema.api.paging import DEFAULT_FIRST, Slice, window
+from schema.api.values import (
+    MessagingFeatures,
+    MessagingFeatureSet,
+    MetricsTimeFrame,
+    NumberHealthMetrics,
+    NumberPoolSettings,
+    PhoneNumberType,
+    UrlShortenerSettings,
+    WebhookApiVersion,
+    enum_of,
+    id_of,
+    time_of,
+)
+
+T = TypeVar("T")
+N = TypeVar("N")
 
 First = Annotated[
     int | None,
@@ -32,109 +47,6 @@ After = Annotated[
     str | None,
     strawberry.argument(description="Return the items after this cursor (an `endCursor`)."),
 ]
-
-
-@strawberry.enum(description="The format of the webhooks a messaging profile sends.")
-class WebhookApiVersion(enum.Enum):
-    V1 = strawberry.enum_value("1", description='Telnyx API v1 payloads ("1").')
-    V2 = strawberry.enum_value("2", description='Telnyx API v2 payloads ("2"), the default.')
-    V2010_04_01 = strawberry.enum_value(
-        "2010-04-01", description='The legacy TeXML-compatible format ("2010-04-01").'
-    )
-
-
-@strawberry.enum(description="The kind of a phone number.")
-class PhoneNumberType(enum.Enum):
-    LONG_CODE = strawberry.enum_value("longcode", description="A local (long code) number.")
-    TOLL_FREE = strawberry.enum_value("tollfree", description="A toll-free number.")
-    SHORT_CODE = strawberry.enum_value("shortcode", description="A short code.")
-
-
-E = TypeVar("E", bound=enum.Enum)
-T = TypeVar("T")
-N = TypeVar("N")
-
-
-def _enum(kind: type[E], value: str | None) -> E | None:
-    # A value Telnyx adds tomorrow reads as null rather than failing the whole query.
-    try:
-        return None if value is None else kind(value)
-    except ValueError:
-        return None
-
-
-def _time(value: str | None) -> datetime | None:
-    """An ISO 8601 time as Telnyx sends it; null when it is not one."""
-    try:
-        return None if value is None else datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _id(value: str | None) -> strawberry.ID | None:
-    return strawberry.ID(value) if value else None
-
-
-@strawberry.enum(description="The period metrics are aggregated over.")
-class MetricsTimeFrame(enum.Enum):
-    ONE_HOUR = strawberry.enum_value("1h", description="The last hour.")
-    THREE_HOURS = strawberry.enum_value("3h", description="The last three hours.")
-    ONE_DAY = strawberry.enum_value("24h", description="The last 24 hours (Telnyx's default).")
-    THREE_DAYS = strawberry.enum_value("3d", description="The last three days.")
-    SEVEN_DAYS = strawberry.enum_value("7d", description="The last seven days.")
-    THIRTY_DAYS = strawberry.enum_value("30d", description="The last thirty days.")
-
-
-@strawberry.type(
-    description="Number pool: Telnyx picks the sending number among the profile's numbers."
-)
-class NumberPoolSettings:
-    toll_free_weight: float | None = strawberry.field(
-        description="Relative share of sends from toll-free numbers; 0 leaves them out."
-    )
-    long_code_weight: float | None = strawberry.field(
-        description="Relative share of sends from long-code numbers; 0 leaves them out."
-    )
-    skip_unhealthy: bool | None = strawberry.field(
-        description="Leave out numbers below 25% deliverability or above 75% spam ratio."
-    )
-    sticky_sender: bool | None = strawberry.field(
-        description="Keep sending to a recipient from the same number (pairing kept 8 days)."
-    )
-    geomatch: bool | None = strawberry.field(
-        description="Prefer a sender with the recipient's area code (NANP only)."
-    )
-
-    @classmethod
-    def from_telnyx(cls, s: telnyx.NumberPoolSettings) -> NumberPoolSettings:
-        return cls(
-            toll_free_weight=s.get("toll_free_weight"),
-            long_code_weight=s.get("long_code_weight"),
-            skip_unhealthy=s.get("skip_unhealthy"),
-            sticky_sender=s.get("sticky_sender"),
-            geomatch=s.get("geomatch"),
-        )
-
-
-@strawberry.type(description="Link shortening: public shortener links replaced by Telnyx's.")
-class UrlShortenerSettings:
-    domain: str | None = strawberry.field(description="The domain of the generated links.")
-    prefix: str | None = strawberry.field(description="An optional path prefix for the links.")
-    replace_blacklist_only: bool | None = strawberry.field(
-        description="Replace only links Telnyx has blacklisted."
-    )
-    send_webhooks: bool | None = strawberry.field(
-        description="Send link-click events to the profile's webhooks."
-    )
-
-    @classmethod
-    def from_telnyx(cls, s: telnyx.UrlShortenerSettings) -> UrlShortenerSettings:
-        return cls(
-            domain=s.get("domain"),
-            prefix=s.get("prefix"),
-            replace_blacklist_only=s.get("replace_blacklist_only"),
-            send_webhooks=s.get("send_webhooks"),
-        )
 
 
 def _nested(
@@ -272,10 +184,10 @@ class MessagingProfile:
             enabled=p.get("enabled"),
             webhook_url=p.get("webhook_url"),
             webhook_failover_url=p.get("webhook_failover_url"),
-            webhook_api_version=_enum(WebhookApiVersion, p.get("webhook_api_version")),
+            webhook_api_version=enum_of(WebhookApiVersion, p.get("webhook_api_version")),
             whitelisted_destinations=p.get("whitelisted_destinations"),
-            created_at=_time(p.get("created_at")),
-            updated_at=_time(p.get("updated_at")),
+            created_at=time_of(p.get("created_at")),
+            updated_at=time_of(p.get("updated_at")),
             number_pool_settings=NumberPoolSettings.from_telnyx(pool) if pool else None,
             url_shortener_settings=UrlShortenerSettings.from_telnyx(shortener)
             if shortener
@@ -336,56 +248,15 @@ class ShortCode:
             record_type=s.get("record_type"),
             short_code=s.get("short_code"),
             country_code=s.get("country_code"),
-            messaging_profile_id=_id(s.get("messaging_profile_id")),
+            messaging_profile_id=id_of(s.get("messaging_profile_id")),
             tags=s.get("tags"),
-            created_at=_time(s.get("created_at")),
-            updated_at=_time(s.get("updated_at")),
+            created_at=time_of(s.get("created_at")),
+            updated_at=time_of(s.get("updated_at")),
         )
 
     messaging_profile: MessagingProfile | None = strawberry.field(
         resolver=_profile, description="The assigned profile; null when unassigned."
     )
-
-
-@strawberry.type(description="What a number can do over SMS or MMS.")
-class MessagingFeatureSet:
-    domestic_two_way: bool | None = strawberry.field(
-        description="Send and receive within the number's country."
-    )
-    international_inbound: bool | None = strawberry.field(
-        description="Receive from other countries."
-    )
-    international_outbound: bool | None = strawberry.field(description="Send to other countries.")
-
-    @classmethod
-    def from_telnyx(cls, f: telnyx.MessagingFeatureSet | None) -> MessagingFeatureSet | None:
-        if f is None:
-            return None
-        return cls(
-            domestic_two_way=f.get("domestic_two_way"),
-            international_inbound=f.get("international_inbound"),
-            international_outbound=f.get("international_outbound"),
-        )
-
-
-@strawberry.type(description="A number's messaging capabilities.")
-class MessagingFeatures:
-    sms: MessagingFeatureSet | None = strawberry.field(
-        description="SMS capabilities; null when the number has no SMS."
-    )
-    mms: MessagingFeatureSet | None = strawberry.field(
-        description="MMS capabilities; null when the number has no MMS."
-    )
-
-
-@strawberry.type(description="A number's recent deliverability, recalculated by Telnyx.")
-class NumberHealthMetrics:
-    message_count: int | None = strawberry.field(description="Messages counted.")
-    inbound_outbound_ratio: float | None = strawberry.field(
-        description="Inbound messages per outbound message."
-    )
-    success_ratio: float | None = strawberry.field(description="Share delivered (0-1).")
-    spam_ratio: float | None = strawberry.field(description="Share marked as spam (0-1).")
 
 
 @strawberry.type(description="A phone number's messaging settings.")
@@ -420,12 +291,12 @@ class PhoneNumber:
             record_type=n.get("record_type"),
             phone_number=n.get("phone_number"),
             country_code=n.get("country_code"),
-            messaging_profile_id=_id(n.get("messaging_profile_id")),
+            messaging_profile_id=id_of(n.get("messaging_profile_id")),
             messaging_product=n.get("messaging_product"),
             eligible_messaging_products=n.get("eligible_messaging_products"),
             traffic_type=n.get("traffic_type"),
             # Telnyx spells the kinds both "long-code" and "longcode".
-            type=_enum(PhoneNumberType, kind.replace("-", "") if isinstance(kind, str) else None),
+            type=enum_of(PhoneNumberType, kind.replace("-", "") if isinstance(kind, str) else None),
             features=MessagingFeatures(
                 sms=MessagingFeatureSet.from_telnyx(f.get("sms")),
                 mms=MessagingFeatureSet.from_telnyx(f.get("mms")),
@@ -442,8 +313,8 @@ class PhoneNumber:
             else None,
             tags=n.get("tags"),
             organization_id=n.get("organization_id"),
-            created_at=_time(n.get("created_at")),
-            updated_at=_time(n.get("updated_at")),
+            created_at=time_of(n.get("created_at")),
+            updated_at=time_of(n.get("updated_at")),
         )
 
     messaging_profile: MessagingProfile | None = strawberry.field(
@@ -472,7 +343,7 @@ class AlphanumericSenderId:
             id=strawberry.ID(a.get("id") or ""),
             record_type=a.get("record_type"),
             alphanumeric_sender_id=a.get("alphanumeric_sender_id"),
-            messaging_profile_id=_id(a.get("messaging_profile_id")),
+            messaging_profile_id=id_of(a.get("messaging_profile_id")),
             organization_id=a.get("organization_id"),
             us_long_code_fallback=a.get("us_long_code_fallback"),
         )

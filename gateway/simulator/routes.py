@@ -125,9 +125,9 @@ async def list_profile_short_codes(request: Request) -> Response:
 
 
 async def list_alphanumeric_sender_ids(request: Request) -> Response:
-    _profile(request)
+    senders = _account(request).alphanumeric_sender_ids(_profile(request))
     # This operation declares its own page parameters, without a maximum size.
-    return json_response(page([], page_request(request.query_params, max_size=None)))
+    return json_response(page(senders, page_request(request.query_params, max_size=None)))
 
 
 def _metrics(account: Account, profile: JSON, time_frame: str) -> JSON:

@@ -116,6 +116,34 @@ class Account:
         profile["updated_at"] = self.clock.now()
         return profile
 
+    def alphanumeric_sender_ids(self, profile: JSON) -> list[JSON]:
+        """The profile's alphanumeric sender ids: here, the one its `alpha_sender` names,
+        falling back to its first US long code for US destinations."""
+        sender = profile.get("alpha_sender")
+        if not sender:
+            return []
+        fallback = next(
+            (
+                n["phone_number"]
+                for n in self._assigned_to(profile["id"])
+                if n.get("record_type") == "messaging_settings"
+                and n.get("country_code") == "US"
+                and n.get("type") == "longcode"
+            ),
+            None,
+        )
+        entry: JSON = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{profile['id']}/{sender}")),
+            "record_type": "alphanumeric_sender_id",
+            "alphanumeric_sender_id": sender,
+            "messaging_profile_id": profile["id"],
+            "organization_id": self.organization_id,
+        }
+        if fallback is not None:
+            # A string when present: the spec does not allow null.
+            entry["us_long_code_fallback"] = fallback
+        return [entry]
+
     def delete_profile(self, profile: JSON) -> JSON:
         """Remove a profile; its numbers and short codes stay, unassigned."""
         del self.profiles[profile["id"]]

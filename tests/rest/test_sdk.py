@@ -207,6 +207,51 @@ def test_refused_creates_raise_the_sdks_error_classes(
     assert [s for *_, s in upstream(simulator)] == [422, 400]
 
 
+def test_metrics_sender_ids_and_a_new_secret(
+    sdk: telnyx.Telnyx, simulator: Simulator, alpha: Account
+) -> None:
+    support = named(alpha, "Support")
+    numbers = [n for n in alpha.phone_numbers.values() if n["messaging_profile_id"] == support]
+
+    metrics = sdk.messaging_profiles.retrieve_metrics(support, time_frame="7d").data
+    summary = sdk.messaging_profile_metrics.list(time_frame="1h")
+    senders = list(sdk.messaging_profiles.list_alphanumeric_sender_ids(support))
+    secret = sdk.messaging_profiles.retrieve(support).data
+    rotated = sdk.messaging_profiles.actions.regenerate_secret(support).data
+    reread = sdk.messaging_profiles.retrieve(support).data
+
+    assert metrics is not None
+    assert metrics == {
+        "messaging_profile_id": support,
+        "name": "Support",
+        "time_frame": "7d",
+        "phone_numbers": len(numbers),
+        "message_count": sum(n["health"]["message_count"] for n in numbers),
+    }
+    assert summary.data is not None
+    assert [(item["name"], item["time_frame"]) for item in summary.data] == [
+        ("Alerts", "1h"),
+        ("Marketing", "1h"),
+        ("Support", "1h"),
+    ]
+    assert [(s.alphanumeric_sender_id, s.messaging_profile_id) for s in senders] == [
+        ("Support", support)
+    ]
+    assert secret is not None and rotated is not None and reread is not None
+    assert rotated.v1_secret == alpha.profiles[support]["v1_secret"]
+    assert rotated.v1_secret != secret.v1_secret
+    # The write evicted the cached profile: the SDK reads the new secret back.
+    assert reread == rotated
+    assert [(m, p) for m, p, *_ in upstream(simulator)] == [
+        ("GET", f"/v2/messaging_profiles/{support}/metrics"),
+        ("GET", "/v2/messaging_profile_metrics"),
+        ("GET", f"/v2/messaging_profiles/{support}/alphanumeric_sender_ids"),
+        ("GET", f"/v2/messaging_profiles/{support}"),
+        ("POST", f"/v2/messaging_profiles/{support}/actions/regenerate_secret"),
+        ("GET", f"/v2/messaging_profiles/{support}"),
+    ]
+
+
 def test_short_code_assign_and_unbind(sdk: telnyx.Telnyx, alpha: Account) -> None:
     profile = named(alpha, "Alerts")
     code = next(iter(sdk.short_codes.list(filter={"messaging_profile_id": "null"})))

@@ -224,17 +224,39 @@ async def test_metrics(client: httpx.AsyncClient) -> None:
     assert errors(bad)[0]["source"] == {"parameter": "time_frame"}
 
 
-async def test_alphanumeric_sender_ids_is_an_empty_page(client: httpx.AsyncClient) -> None:
-    alerts = await _first_profile(client)
+async def test_alphanumeric_sender_ids_are_the_profiles_alpha_sender(
+    client: httpx.AsyncClient,
+) -> None:
+    listed = (await client.get("/messaging_profiles")).json()["data"]
+    alerts, support = listed[0], listed[2]
+    numbers = (
+        await client.get(
+            "/phone_numbers/messaging",
+            params={"filter[messaging_profile_id]": support["id"], "page[size]": 250},
+        )
+    ).json()["data"]
 
-    response = await client.get(
+    empty = await client.get(
         f"/messaging_profiles/{alerts['id']}/alphanumeric_sender_ids", params={"page[size]": 500}
     )
+    one = await client.get(f"/messaging_profiles/{support['id']}/alphanumeric_sender_ids")
 
-    assert response.json() == {
+    assert empty.json() == {
         "data": [],
         "meta": {"page_number": 1, "page_size": 500, "total_pages": 0, "total_results": 0},
     }
+    (sender,) = one.json()["data"]
+    assert sender == {
+        "id": sender["id"],
+        "record_type": "alphanumeric_sender_id",
+        "alphanumeric_sender_id": "Support",
+        "messaging_profile_id": support["id"],
+        "organization_id": support["organization_id"],
+        "us_long_code_fallback": next(
+            n["phone_number"] for n in numbers if n["type"] == "longcode"
+        ),
+    }
+    assert one.json()["meta"]["total_results"] == 1
 
 
 # --- validation ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tracer and meter providers, the inbound server span, JSON logs that carry trace ids, and
+"""Tracer and meter providers, the inbound server span and its metrics, and
 Prometheus exposition.
 
 Everything is built per application by `build_telemetry`, never installed as a global, so

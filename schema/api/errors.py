@@ -1,6 +1,6 @@
 """The GatewayError tree translated into GraphQL errors: this face's one error edge.
 
-Every error leaves with ``extensions.code`` from the closed set in DESIGN.md. A document
+Every error leaves with ``extensions.code`` from the closed set below. A document
 that fails to parse or validate is the caller's input, so it is ``BAD_USER_INPUT``. Telnyx
 refusing the tenant's own key (401/403) is ``FORBIDDEN``: the caller is authenticated
 with the gateway, but the tenant's Telnyx account refuses the action and the caller cannot

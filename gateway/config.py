@@ -167,11 +167,15 @@ class Settings(BaseSettings):
         default=100, ge=1, description="connection pool size to Telnyx"
     )
     upstream_max_keepalive: int = Field(
-        default=50, ge=0, description="idle keep-alive connections kept open"
+        default=50,
+        ge=0,
+        description="idle keep-alive connections kept open by the `httpx` transport (aiohttp "
+        "keeps every idle connection for 30 s, within the pool size)",
     )
     upstream_transport: Literal["aiohttp", "httpx"] = Field(
         default="aiohttp",
-        description="`aiohttp` (httpx API over aiohttp, measured faster) or `httpx`",
+        description="`aiohttp` (aiohttp's pool, measured faster: `make bench-transport`) or "
+        "`httpx` (httpx's own)",
     )
     tenant_upstream_concurrency: int = Field(
         default=16,

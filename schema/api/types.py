@@ -66,8 +66,8 @@ def _nested(
     sliced = read_nested(loader, root.id, win)
     if not isinstance(sliced, Slice):
         return connect(nested.kind, sliced, node)
-    if turns.due():
-        # A large answer past its slice: build this page in its turn (`schema.limits.turns`).
+    if turns.building and turns.due():
+        # A heavy answer past its slice: build this page in its turn (`schema.limits.turns`).
         async def in_turn(sliced: Slice[T]) -> Connection[N]:
             async with turns.turn():
                 return build_connection(nested.kind, sliced, node)

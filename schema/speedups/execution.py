@@ -154,6 +154,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
                         and turns is not None
                         and isinstance(value, list)
                         and len(value) > LONG_LIST
+                        and turns.building
                         and turns.due()
                     ):
                         return self._complete_in_turn(

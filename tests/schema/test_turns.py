@@ -130,3 +130,30 @@ async def test_a_heavy_document_that_cannot_get_a_lane_in_time_is_rate_limited(
             "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
         }
     ]
+
+
+class _Request:
+    """What `Lanes.admit` reads of a request's context."""
+
+    def __init__(self, items: int) -> None:
+        self.cost = type("Cost", (), {"last_items": items})()
+        self.caller = type("Caller", (), {"tenant": type("Tenant", (), {"id": "alpha"})()})()
+        self.turns = Turns()
+
+
+class _Operation:
+    def __init__(self, request: _Request) -> None:
+        self.context = request
+        self.pre_execution_errors = None
+
+
+async def test_only_a_heavy_documents_answer_is_built_in_turns() -> None:
+    lanes = Lanes(per_tenant=1, heavy_items=500, wait=0.05)
+    light, heavy = _Request(items=500), _Request(items=501)
+
+    assert await lanes.admit(_Operation(light)) == (None, None)  # type: ignore[arg-type]
+    assert await lanes.admit(_Operation(heavy)) == ("alpha", None)  # type: ignore[arg-type]
+
+    # A light document (at most a quarter of the item limit) is built in one go.
+    assert (light.turns.building, heavy.turns.building) == (False, True)
+    lanes.leave("alpha")

@@ -341,12 +341,15 @@ class Tally:
     ) -> None:
         self._labels = tuple(labels)
         self._counts: dict[tuple[str | int | None, ...], int] = {}
+        self._register(meter, name, unit, description)
+
+    def _register(self, meter: metrics.Meter, name: str, unit: str, description: str) -> None:
         meter.create_observable_counter(
             name, callbacks=[self._observe], unit=unit, description=description
         )
 
-    def add(self, key: tuple[str | int | None, ...]) -> None:
-        self._counts[key] = self._counts.get(key, 0) + 1
+    def add(self, key: tuple[str | int | None, ...], amount: int = 1) -> None:
+        self._counts[key] = self._counts.get(key, 0) + amount
 
     def declare(self, key: tuple[str | int | None, ...]) -> None:
         """Report `key` at 0 until it is first added to, so rate() sees its first increase."""
@@ -359,33 +362,14 @@ class Tally:
             yield Observation(count, {name: value for name, value in labels if value is not None})
 
 
-class Level:
-    """An up-down counter kept in this process and reported when metrics are collected:
-    `add` is a dict update, for the same reason as `Tally`'s. A None value in a key leaves
-    its label out."""
+class Level(Tally):
+    """An up-down counter kept in this process the same way (`add` takes a negative amount
+    too), reported as an observable up-down counter."""
 
-    def __init__(
-        self,
-        meter: metrics.Meter,
-        name: str,
-        *,
-        labels: Sequence[str],
-        unit: str = "",
-        description: str = "",
-    ) -> None:
-        self._labels = tuple(labels)
-        self._levels: dict[tuple[str | int | None, ...], int] = {}
+    def _register(self, meter: metrics.Meter, name: str, unit: str, description: str) -> None:
         meter.create_observable_up_down_counter(
             name, callbacks=[self._observe], unit=unit, description=description
         )
-
-    def add(self, key: tuple[str | int | None, ...], amount: int) -> None:
-        self._levels[key] = self._levels.get(key, 0) + amount
-
-    def _observe(self, _: CallbackOptions) -> Iterable[Observation]:
-        for key, level in list(self._levels.items()):
-            labels = zip(self._labels, key, strict=True)
-            yield Observation(level, {name: value for name, value in labels if value is not None})
 
 
 def _route_template(scope: Scope, root_path: str) -> str | None:

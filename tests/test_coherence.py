@@ -151,7 +151,8 @@ async def test_circuit_news_reaches_the_other_replicas_on_its_own_channel(
         a.coherence.announce(CircuitNews(None, 9.5))
         a.coherence.announce(CircuitNews("acme", 3.0))
         await eventually(lambda: len(b.news) == 2)
-        assert b.news == [CircuitNews(None, 9.5), CircuitNews("acme", 3.0)]
+        # Two announcements are published independently, in either order.
+        assert set(b.news) == {CircuitNews(None, 9.5), CircuitNews("acme", 3.0)}
         for malformed in (
             b"not json",
             b'{"origin": "x", "tenant": 7, "open_for": 1}',

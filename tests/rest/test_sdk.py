@@ -237,7 +237,9 @@ def test_metrics_sender_ids_and_a_new_secret(
     assert [(s.alphanumeric_sender_id, s.messaging_profile_id) for s in senders] == [
         ("Support", support)
     ]
-    assert secret is not None and rotated is not None and reread is not None
+    assert secret is not None
+    assert rotated is not None
+    assert reread is not None
     assert rotated.v1_secret == alpha.profiles[support]["v1_secret"]
     assert rotated.v1_secret != secret.v1_secret
     # The write evicted the cached profile: the SDK reads the new secret back.

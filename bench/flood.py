@@ -156,6 +156,7 @@ def main() -> None:
             ["-m", "gateway", "serve"],
             env={
                 "GATEWAY_PORT": "{port}",
+                "GATEWAY_METRICS_PORT": str(stack.free_port()),
                 "GATEWAY_DEMO": "false",
                 "GATEWAY_TENANTS_FILE": str(tenants),
                 "GATEWAY_TELNYX_BASE_URL": f"{simulator.url}/v2",

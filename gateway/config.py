@@ -300,6 +300,14 @@ class Settings(BaseSettings):
         "(at most `GATEWAY_UPSTREAM_DEADLINE`, then `RATE_LIMITED`), so one tenant flooding "
         "large queries cannot take the CPU from the others",
     )
+    tenant_queries: int = Field(
+        default=16,
+        ge=1,
+        description="GraphQL documents one tenant may run at once (answers from the response "
+        "cache do not count); the others wait their turn (at most `GATEWAY_UPSTREAM_DEADLINE`, "
+        "then `RATE_LIMITED`) holding only their request, so however far the server falls "
+        "behind, one tenant's documents hold the pages and answers of this many at a time",
+    )
     max_batch_size: int = Field(
         default=10,
         ge=0,

@@ -33,7 +33,7 @@ from strawberry.schema.schema import validate_document
 from schema.api.context import Context
 from schema.api.errors import translate_result
 from schema.limits.cost import charge
-from schema.limits.turns import Lanes
+from schema.limits.turns import Held, Lanes
 
 # As many documents as strawberry's own parser and validation caches keep: each parsed
 # document is bounded by the token limit.
@@ -84,7 +84,7 @@ class Operation(SchemaExtension):
 
     def __init__(self, steps: Steps) -> None:
         self._steps = steps
-        self._lane: str | None = None
+        self._held: Held | None = None
 
     def on_operation(self) -> Iterator[None]:
         steps = self._steps
@@ -103,9 +103,9 @@ class Operation(SchemaExtension):
                 try:
                     yield
                 finally:
-                    if self._lane is not None and steps.lanes is not None:
-                        steps.lanes.leave(self._lane)
-                        self._lane = None
+                    if self._held is not None:
+                        self._held.release()
+                        self._held = None
             except GraphQLError as exc:
                 _record_document_error(span, exc)
                 raise
@@ -129,7 +129,7 @@ class Operation(SchemaExtension):
             context, max_cost=steps.max_cost, max_first=steps.max_first, max_items=steps.max_items
         )
         if refused is None and steps.lanes is not None:
-            self._lane, refused = await steps.lanes.admit(context)
+            self._held, refused = await steps.lanes.admit(context)
         if refused is not None:
             context.pre_execution_errors = [refused]
         yield

@@ -102,6 +102,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             per_tenant=settings.tenant_heavy_queries,
             heavy_items=settings.max_query_items // 4,
             wait=settings.upstream_deadline,
+            queries=settings.tenant_queries,
         )
         super().__init__(
             build_schema(

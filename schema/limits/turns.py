@@ -9,9 +9,13 @@ for its whole run, and every other tenant's requests with it. Two things bound t
   in sections, one per loop iteration once the request has held the loop for `SLICE`
   seconds, so other requests wait for at most a section, not for a whole answer;
 - `Lanes`: documents whose answers can hold many items (more than a quarter of the item
-  limit) run at most `per_tenant` at a time for each tenant; the others wait their turn,
-  for at most `wait` seconds, then are refused as rate limited. One tenant flooding heavy
-  documents then takes one slice in turn with everyone else, not one per request it sent.
+  limit) run at most `per_tenant` at a time for each tenant, and all of a tenant's
+  documents at most `queries` at a time; the others wait their turn, for at most `wait`
+  seconds, then are refused as rate limited. One tenant flooding heavy documents then takes
+  one slice in turn with everyone else, not one per request it sent; and however far the
+  server falls behind, the pages and answers one tenant's documents hold in memory at once
+  are those of `queries` documents, not of every request it sent meanwhile (a waiting
+  request holds only its body).
 """
 
 from __future__ import annotations
@@ -68,53 +72,74 @@ class Turns:
             yield
 
 
-class Lanes:
-    """Per tenant, how many heavy documents may run at once."""
+class Held:
+    """The places an admitted document holds, given back by `release` when it ends."""
 
-    def __init__(self, *, per_tenant: int, heavy_items: int, wait: float) -> None:
+    __slots__ = ("_taken",)
+
+    def __init__(self, taken: list[asyncio.Semaphore]) -> None:
+        self._taken = taken
+
+    def release(self) -> None:
+        while self._taken:
+            self._taken.pop().release()
+
+
+class Lanes:
+    """Per tenant, how many documents, and how many heavy ones, may run at once."""
+
+    def __init__(
+        self, *, per_tenant: int, heavy_items: int, wait: float, queries: int = 16
+    ) -> None:
         self.heavy_items = heavy_items
         self._per_tenant = per_tenant
+        self._queries = queries
         self._wait = wait
-        # One small semaphore per tenant that ever ran a heavy document: the tenants file
-        # bounds them.
-        self._lanes: dict[str, asyncio.Semaphore] = {}
+        # Small semaphores per tenant that ever ran a document: the tenants file bounds them.
+        self._heavy: dict[str, asyncio.Semaphore] = {}
+        self._running: dict[str, asyncio.Semaphore] = {}
 
-    async def enter(self, tenant: str) -> bool:
-        """Take one of the tenant's lanes, waiting at most `wait`; whether it was taken."""
-        lane = self._lanes.get(tenant)
-        if lane is None:
-            lane = self._lanes[tenant] = asyncio.Semaphore(self._per_tenant)
+    async def _take(
+        self, pool: dict[str, asyncio.Semaphore], size: int, tenant: str
+    ) -> asyncio.Semaphore | None:
+        """One of the tenant's places in `pool`, waiting at most `wait`; None if none came
+        free in time."""
+        places = pool.get(tenant)
+        if places is None:
+            places = pool[tenant] = asyncio.Semaphore(size)
         try:
             async with asyncio.timeout(self._wait):
-                await lane.acquire()
+                await places.acquire()
         except TimeoutError:
-            return False
-        return True
+            return None
+        return places
 
-    def leave(self, tenant: str) -> None:
-        self._lanes[tenant].release()
-
-    async def admit(self, context: ExecutionContext) -> tuple[str | None, GraphQLError | None]:
-        """Wait for a lane when the operation is heavy (its size counted by the cost limit,
-        which runs first): the tenant whose lane it took, to `leave` when the operation
-        ends, or the error that refuses it when none came free in time."""
+    async def admit(self, context: ExecutionContext) -> tuple[Held | None, GraphQLError | None]:
+        """Wait for a place to run (and a heavy lane when the operation is heavy: its size
+        is counted by the cost limit, which runs first): what it holds, to `release` when
+        the operation ends, or the error that refuses it when none came free in time."""
         request = context.context
         cost = getattr(request, "cost", None)
         caller = getattr(request, "caller", None)
-        if (
-            context.pre_execution_errors
-            or cost is None
-            or caller is None
-            or cost.last_items <= self.heavy_items
-        ):
+        if context.pre_execution_errors or cost is None or caller is None:
             return None, None
-        turns = getattr(request, "turns", None)
-        if isinstance(turns, Turns):
-            turns.building = True
         tenant: str = caller.tenant.id
-        if await self.enter(tenant):
-            return tenant, None
-        return None, GraphQLError(
-            "Too many large documents of this tenant are running; retry later.",
-            extensions={"code": RATE_LIMITED, "retryAfter": 1},
-        )
+        taken: list[asyncio.Semaphore] = []
+        if cost.last_items > self.heavy_items:
+            turns = getattr(request, "turns", None)
+            if isinstance(turns, Turns):
+                turns.building = True
+            lane = await self._take(self._heavy, self._per_tenant, tenant)
+            if lane is None:
+                return None, _busy("Too many large documents of this tenant are running")
+            taken.append(lane)
+        place = await self._take(self._running, self._queries, tenant)
+        if place is None:
+            Held(taken).release()
+            return None, _busy("Too many documents of this tenant are running")
+        taken.append(place)
+        return Held(taken), None
+
+
+def _busy(what: str) -> GraphQLError:
+    return GraphQLError(f"{what}; retry later.", extensions={"code": RATE_LIMITED, "retryAfter": 1})

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gateway.simulator import Simulator
-from schema.limits.turns import Lanes, Turns
+from schema.limits.turns import Held, Lanes, Turns
 from tests.conftest import ALPHA_KEY, BETA_KEY, BETA_TOKEN, MakeApp, client_for
 
 HEAVY = (
@@ -63,13 +63,56 @@ async def test_within_its_slice_a_section_does_not_wait() -> None:
     assert ran == ["section", "other"]
 
 
+async def admit(lanes: Lanes, items: int, tenant: str = "alpha") -> tuple[Held | None, str]:
+    """Admit a document of `items` items: what it holds, and the refusal's message if any."""
+    held, refused = await lanes.admit(_Operation(_Request(items, tenant)))  # type: ignore[arg-type]
+    return held, "" if refused is None else refused.message
+
+
 async def test_a_lane_is_waited_for_at_most_its_deadline() -> None:
     lanes = Lanes(per_tenant=1, heavy_items=10, wait=0.05)
-    assert await lanes.enter("alpha")
-    assert not await lanes.enter("alpha")  # held: refused after the wait
-    assert await lanes.enter("beta")  # another tenant's lane is its own
-    lanes.leave("alpha")
-    assert await lanes.enter("alpha")
+    alpha, _ = await admit(lanes, 11)
+    assert alpha is not None
+    # Held: refused after the wait.
+    assert await admit(lanes, 11) == (None, LARGE)
+    beta, _ = await admit(lanes, 11, "beta")  # another tenant's lane is its own
+    assert beta is not None
+    alpha.release()
+    again, _ = await admit(lanes, 11)
+    assert again is not None
+
+
+async def test_a_tenant_runs_at_most_its_number_of_documents_at_once() -> None:
+    lanes = Lanes(per_tenant=1, heavy_items=10, wait=0.05, queries=2)
+    first, second = (await admit(lanes, 1))[0], (await admit(lanes, 1))[0]
+    assert first is not None
+    assert second is not None
+    # A third light document waits for a place, then is refused; a heavy one too, and the
+    # heavy lane it took meanwhile is given back.
+    assert await admit(lanes, 1) == (None, MANY)
+    assert await admit(lanes, 11) == (None, MANY)
+    beta, _ = await admit(lanes, 1, "beta")  # another tenant is not held
+    assert beta is not None
+    first.release()
+    heavy, _ = await admit(lanes, 11)  # the heavy lane is free again, and so is a place
+    assert heavy is not None
+
+
+async def test_a_waiting_document_runs_as_soon_as_a_place_is_free() -> None:
+    lanes = Lanes(per_tenant=1, heavy_items=10, wait=5.0, queries=1)
+    first, _ = await admit(lanes, 1)
+    assert first is not None
+    waiting = asyncio.create_task(admit(lanes, 1))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    first.release()
+    held, refused = await waiting
+    assert held is not None
+    assert refused == ""
+
+
+LARGE = "Too many large documents of this tenant are running; retry later."
+MANY = "Too many documents of this tenant are running; retry later."
 
 
 @pytest.fixture
@@ -132,12 +175,47 @@ async def test_a_heavy_document_that_cannot_get_a_lane_in_time_is_rate_limited(
     ]
 
 
+async def test_past_its_documents_at_once_a_tenant_waits_and_others_do_not(
+    make_app: MakeApp, accounts: Simulator
+) -> None:
+    app = make_app(tenant_queries=1, nested_fan_in=False, upstream_deadline=0.2)
+    accounts.faults.latency = 0.15  # two waves of calls: a profile, then its numbers
+    light = "{ messagingProfiles(first: 1) { edges { node { phoneNumbers(first: 1) { totalCount } } } } }"
+    async with client_for(app) as alpha, client_for(app, BETA_TOKEN) as beta:
+
+        async def ask(client: httpx.AsyncClient, n: int) -> dict[str, object]:
+            body = {"query": light, "variables": {"undeclared": n}}
+            response = await client.post("/graphql", json=body, headers=NO_CACHE)
+            answer: dict[str, object] = response.json()
+            return answer
+
+        first, second, other = await asyncio.gather(ask(alpha, 1), ask(alpha, 2), ask(beta, 3))
+
+    # Alpha's second document waited for alpha's one place past the deadline and was refused
+    # without calling Telnyx; beta's ran beside alpha's first.
+    refused = [answer for answer in (first, second) if "errors" in answer]
+    assert refused == [
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Too many documents of this tenant are running; retry later.",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
+                }
+            ],
+            "extensions": {"cache": {"cached": False, "stale": False}},
+        }
+    ]
+    assert "errors" not in other
+    assert [record.api_key for record in accounts.requests].count(ALPHA_KEY) == 2
+
+
 class _Request:
     """What `Lanes.admit` reads of a request's context."""
 
-    def __init__(self, items: int) -> None:
+    def __init__(self, items: int, tenant: str = "alpha") -> None:
         self.cost = type("Cost", (), {"last_items": items})()
-        self.caller = type("Caller", (), {"tenant": type("Tenant", (), {"id": "alpha"})()})()
+        self.caller = type("Caller", (), {"tenant": type("Tenant", (), {"id": tenant})()})()
         self.turns = Turns()
 
 
@@ -151,9 +229,13 @@ async def test_only_a_heavy_documents_answer_is_built_in_turns() -> None:
     lanes = Lanes(per_tenant=1, heavy_items=500, wait=0.05)
     light, heavy = _Request(items=500), _Request(items=501)
 
-    assert await lanes.admit(_Operation(light)) == (None, None)  # type: ignore[arg-type]
-    assert await lanes.admit(_Operation(heavy)) == ("alpha", None)  # type: ignore[arg-type]
+    light_held, light_refused = await lanes.admit(_Operation(light))  # type: ignore[arg-type]
+    heavy_held, heavy_refused = await lanes.admit(_Operation(heavy))  # type: ignore[arg-type]
+    assert light_held is not None
+    assert heavy_held is not None
+    assert (light_refused, heavy_refused) == (None, None)
 
     # A light document (at most a quarter of the item limit) is built in one go.
     assert (light.turns.building, heavy.turns.building) == (False, True)
-    lanes.leave("alpha")
+    light_held.release()
+    heavy_held.release()

@@ -28,7 +28,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import TTLCache
 
@@ -58,10 +58,12 @@ ACCOUNT_PAGE_SIZE = PAGE_SIZE_MAX
 
 @dataclass(frozen=True, eq=False)
 class Nested(Generic[T]):
-    """A list each profile has: `kind` tags its cursors, `per_profile` reads one profile's
-    page, `account` (when Telnyx has one) a page of the account's whole list, whose items
-    name their profile in `messaging_profile_id`."""
+    """A list each profile has: `field` is its GraphQL name on `MessagingProfile`, `kind`
+    tags its cursors, `per_profile` reads one profile's page, `account` (when Telnyx has
+    one) a page of the account's whole list, whose items name their profile in
+    `messaging_profile_id`."""
 
+    field: str
     kind: str
     per_profile: Callable[[str, int, int], Read[Page[T]]]
     account: Callable[[int, int], Read[Page[T]]] | None = None
@@ -71,6 +73,7 @@ class Nested(Generic[T]):
 # by number (the order Telnyx offers to set), the short codes in the account list's own
 # order, which filtering by profile keeps.
 PHONE_NUMBERS: Nested[PhoneNumberWithMessagingSettings] = Nested(
+    "phoneNumbers",
     "profile_phone_numbers",
     lambda profile, page, size: ListPhoneNumbers(
         messaging_profile_id=profile, sort="asc", page=page, size=size
@@ -78,14 +81,22 @@ PHONE_NUMBERS: Nested[PhoneNumberWithMessagingSettings] = Nested(
     lambda page, size: ListPhoneNumbers(sort="asc", page=page, size=size),
 )
 SHORT_CODES: Nested[ShortCode] = Nested(
+    "shortCodes",
     "profile_short_codes",
     lambda profile, page, size: ListShortCodes(messaging_profile_id=profile, page=page, size=size),
     lambda page, size: ListShortCodes(page=page, size=size),
 )
 ALPHANUMERIC_SENDER_IDS: Nested[AlphanumericSenderId] = Nested(
+    "alphanumericSenderIds",
     "profile_alphanumeric_sender_ids",
     lambda profile, page, size: ListProfileAlphanumericSenderIds(id=profile, page=page, size=size),
 )
+
+# The nested connection fields of a profile, by GraphQL name (for the look-ahead and the
+# cost limit): a new nested list is one `Nested` above, named here.
+NESTED: dict[str, Nested[Any]] = {
+    nested.field: nested for nested in (PHONE_NUMBERS, SHORT_CODES, ALPHANUMERIC_SENDER_IDS)
+}
 
 
 def _pages(total: int) -> int:

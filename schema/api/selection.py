@@ -16,15 +16,8 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway.errors import BadInputError
 from schema.api.context import Info
-from schema.api.nested import ALPHANUMERIC_SENDER_IDS, PHONE_NUMBERS, SHORT_CODES, Nested
+from schema.api.nested import NESTED, Nested
 from schema.api.paging import Window, window
-
-# The nested connection fields of a profile, by GraphQL name.
-NESTED: dict[str, Nested[Any]] = {
-    "phoneNumbers": PHONE_NUMBERS,
-    "shortCodes": SHORT_CODES,
-    "alphanumericSenderIds": ALPHANUMERIC_SENDER_IDS,
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -19,6 +20,7 @@ from gateway.cache import TenantCache
 from gateway.coherence import CircuitNews, Coherence, Invalidation
 from gateway.config import Settings
 from gateway.errors import AuthenticationError
+from gateway.lease import SharedTier
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import RateLimiter
 from gateway.reload import CountInFlight, TenantsReloader
@@ -37,9 +39,17 @@ from gateway.telemetry import (
 from gateway.telnyx.breaker import Breaker
 from gateway.telnyx.circuit import Policy
 from gateway.telnyx.client import TelnyxClient
-from gateway.telnyx.service import TelnyxService, Ttl, weigh_read
+from gateway.telnyx.service import (
+    TelnyxService,
+    Ttl,
+    decode_read,
+    encode_read,
+    shared_failure,
+    weigh_read,
+)
 from gateway.telnyx.transport import Upstream, build_upstream
 from gateway.tenancy import Tenant, TenantRegistry
+from gateway.tier import Shelf
 from schema import create_graphql_app, graphiql_routes
 
 DEMO_TENANT_ID = "demo"
@@ -118,6 +128,35 @@ def _coherence(
     return coherence
 
 
+def _shared_tier(settings: Settings) -> SharedTier | None:
+    """The replicas' cache tier in Redis, when there is a Redis and it is not turned off."""
+    if not settings.shares_cache or settings.redis_url is None:
+        return None
+    ttls = (
+        settings.cache_ttl_profiles,
+        settings.cache_ttl_short_codes,
+        settings.cache_ttl_phone_numbers,
+    )
+    shelf = Shelf(
+        settings.redis_url,
+        timeout=settings.cache_shared_timeout,
+        entry_max_bytes=settings.cache_shared_entry_max_bytes,
+        tenant_max_bytes=settings.cache_shared_tenant_max_bytes,
+        # No entry outlives its TTL and stale window; nor, then, need its versions.
+        horizon=max(ttls) + settings.cache_stale_if_error,
+        lease=1.0,
+    )
+    return SharedTier(
+        shelf,
+        encode=encode_read,
+        decode=decode_read,
+        failure=shared_failure,
+        stale_window=settings.cache_stale_if_error,
+        wait=settings.upstream_deadline,
+        namespace=settings.base_url,
+    )
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     """Telnyx's 404 under /v2, also for paths Mount's pattern cannot match (a newline)."""
     path = request.url.path
@@ -174,11 +213,13 @@ def create_app(
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
     )
+    shared = _shared_tier(settings)
     cache = TenantCache(
         max_bytes=settings.cache_max_bytes,
         tenant_max_bytes=settings.cache_tenant_max_bytes,
         stale_window=settings.cache_stale_if_error,
         weigh=weigh_read,
+        shared=shared,
     )
     # Whole GraphQL responses, evicted by the same invalidations as the reads they used.
     responses = ResponseCache(
@@ -186,13 +227,17 @@ def create_app(
         tenant_max_bytes=settings.response_cache_tenant_max_bytes,
     )
     responses.follow(cache)
-    coherence = _coherence(
-        settings,
-        cache,
-        lambda up: service.cap_ttl(None if up else settings.redis_down_ttl),
-        telemetry,
-        breaker,
-    )
+    resyncing: set[asyncio.Task[None]] = set()
+
+    def redis_state(up: bool) -> None:
+        service.cap_ttl(None if up else settings.redis_down_ttl)
+        if up and shared is not None:
+            # Drop the shared entries this replica's lost invalidations left unsafe.
+            task = asyncio.get_running_loop().create_task(shared.resync())
+            resyncing.add(task)
+            task.add_done_callback(resyncing.discard)
+
+    coherence = _coherence(settings, cache, redis_state, telemetry, breaker)
     service = TelnyxService(
         client,
         cache,
@@ -251,6 +296,8 @@ def create_app(
                 await reloader.stop()
             if coherence is not None:
                 await coherence.stop()
+            if shared is not None:
+                await shared.aclose()
             await rate_limiter.aclose()
             await upstream.aclose()
             telemetry.shutdown()

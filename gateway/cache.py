@@ -5,6 +5,10 @@ a *kind* (which resource list or item), a *scope* (the id the entry belongs to, 
 invalidation) and the normalised parameters. The tenant id is always part of the key, so
 two tenants never share an entry or an in-flight call. Entries are kept within a byte
 budget, in total and per tenant (`gateway.lru`), weighed by `weigh`.
+
+With a `SharedTier` (`gateway.lease`), a miss here asks the replicas' shared tier in Redis
+before loading, and what is loaded is shared; without one, or while Redis is away, each
+replica loads for itself.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gateway.lru import TenantLRU
+
+if TYPE_CHECKING:
+    from gateway.lease import SharedTier
 
 T = TypeVar("T")
 
@@ -29,6 +36,8 @@ class Outcome(enum.StrEnum):
     STALE = "stale"
     COALESCED = "coalesced"
     BYPASS = "bypass"
+    # Not in this replica's memory, but in the shared tier: no upstream call.
+    SHARED = "shared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +71,10 @@ class TenantCache:
         stale_window: float,
         weigh: Callable[[Key, Any], int],
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedTier | None = None,
     ) -> None:
         self._stale_window = stale_window
+        self.shared = shared
         self._clock = clock
         self._weigh = weigh
         self._entries: TenantLRU[Key, _Entry] = TenantLRU(
@@ -109,12 +120,14 @@ class TenantCache:
         ttl: float,
         bypass: bool = False,
         stale_on: tuple[type[BaseException], ...] = (),
+        account: str = "",
     ) -> tuple[T, Outcome]:
         """Return the cached value for `key`, or load it once however many callers ask.
 
         With `bypass`, the cache is not read but the fresh value is stored. When `load`
         raises one of `stale_on` and an expired entry is still inside the stale window,
-        that entry is returned with `Outcome.STALE` instead of the error.
+        that entry is returned with `Outcome.STALE` instead of the error. `account` (a
+        digest) is what the shared tier tells a tenant's reads with different keys apart by.
         """
         entry = self._entries.get(key)
         # Freshness is judged with the TTL asked for now, so a shortened TTL (say, while
@@ -139,20 +152,41 @@ class TenantCache:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not bypass:
             self._inflight[key] = future
+        outcome, age = Outcome.BYPASS if bypass else Outcome.MISS, 0.0
         try:
-            value = await load()
+            if self.shared is None:
+                value = await load()
+            else:
+                # With an entry here to serve stale, Redis's older one is not needed.
+                value, outcome, age = await self.shared.read(
+                    key,
+                    load,
+                    ttl=ttl,
+                    bypass=bypass,
+                    stale_on=() if entry is not None else stale_on,
+                    account=account,
+                )
         except BaseException as exc:
             self._settle(key, future, exc)
             if isinstance(exc, stale_on) and entry is not None:
                 return cast(T, entry.value), Outcome.STALE
             raise
         self._settle(key, future, value)
-        if self._generation.get(key.tenant, 0) == generation:
-            self._store(key, value, ttl)
-        return value, Outcome.BYPASS if bypass else Outcome.MISS
+        if self._generation.get(key.tenant, 0) == generation and outcome is not Outcome.STALE:
+            self._store(key, value, ttl, age=age)
+        return value, outcome
 
-    def _store(self, key: Key, value: Any, ttl: float) -> None:
-        now = self._clock()
+    async def invalidate_shared(
+        self, tenant: str, targets: tuple[tuple[str, str | None], ...]
+    ) -> None:
+        """Evict the targets from the shared tier, for every replica (before `invalidate`
+        and the other replicas' news, so that no replica refills from what was evicted)."""
+        if self.shared is not None and targets:
+            await self.shared.invalidate(tenant, targets)
+
+    def _store(self, key: Key, value: Any, ttl: float, *, age: float = 0.0) -> None:
+        # A shared entry is as old as when the replica that loaded it stored it.
+        now = self._clock() - age
         kept = self._entries.put(
             key,
             _Entry(value, now, ttl),

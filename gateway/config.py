@@ -405,6 +405,38 @@ class Settings(BaseSettings):
         description="seconds a cached read stays fresh while Redis is unreachable (writes on "
         "other replicas cannot evict it then)",
     )
+    cache_shared: bool | None = Field(
+        default=None,
+        description="a second cache tier in Redis behind each replica's own: a read one "
+        "replica fetched is served by the others without calling Telnyx (`X-Cache: HIT`, "
+        "outcome `shared` in spans and metrics), with the same TTLs, stale window and "
+        "invalidations (a write on any replica evicts both tiers everywhere), and identical "
+        "cold reads on several replicas make one call (a one-second lease in Redis, renewed "
+        "while the call runs; the others wait for its answer). Each Redis call is bounded "
+        "by `GATEWAY_CACHE_SHARED_TIMEOUT`; without an answer a replica uses its own tier "
+        "alone",
+        json_schema_extra=_shown("true when `GATEWAY_REDIS_URL` is set"),
+    )
+    cache_shared_tenant_max_bytes: int = Field(
+        default=16 * MIB,
+        ge=0,
+        description="Redis memory one tenant's shared reads may take (Telnyx's bytes, keys "
+        "and bookkeeping); a read that does not fit is not shared, and is served from each "
+        "replica's own tier as usual",
+    )
+    cache_shared_entry_max_bytes: int = Field(
+        default=MIB,
+        ge=0,
+        description="the largest read the shared tier keeps; larger ones stay in each "
+        "replica's own tier",
+    )
+    cache_shared_timeout: float = Field(
+        default=0.25,
+        gt=0,
+        le=5,
+        description="seconds each call to the shared tier may take; after a failure the "
+        "replica leaves Redis alone for a second and serves from its own tier",
+    )
 
     # Telemetry: the standard OpenTelemetry variables, read here and nowhere else.
     otel_service_name: str = Field(
@@ -462,6 +494,8 @@ class Settings(BaseSettings):
     def _resolve_defaults(self) -> Settings:
         demo = self.tenants_file is None if self.demo is None else self.demo
         object.__setattr__(self, "demo", demo)
+        if self.cache_shared is None:
+            object.__setattr__(self, "cache_shared", bool(self.redis_url))
         if self.graphiql is None:
             object.__setattr__(self, "graphiql", demo)
         if self.introspection is None:
@@ -480,6 +514,11 @@ class Settings(BaseSettings):
                 "GATEWAY_TRUSTED_DOCUMENTS_FILE is required when GATEWAY_TRUSTED_DOCUMENTS_ONLY is true"
             )
         return self
+
+    @property
+    def shares_cache(self) -> bool:
+        """Whether the replicas share a cache tier in Redis."""
+        return bool(self.cache_shared and self.redis_url)
 
     @property
     def is_demo(self) -> bool:

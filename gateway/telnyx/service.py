@@ -7,6 +7,7 @@ Both faces use this module and nothing below it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,9 +23,20 @@ from gateway.telemetry import Tally
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.models import RawBody, Request
 from gateway.telnyx.operation import Family, Fetched, Read, Write
+from gateway.telnyx.operations import OPERATIONS
 from gateway.tenancy import Tenant
 
-__all__ = ["Caller", "Fetched", "TelnyxService", "Ttl", "bypasses_cache", "weigh_read"]
+__all__ = [
+    "Caller",
+    "Fetched",
+    "TelnyxService",
+    "Ttl",
+    "bypasses_cache",
+    "decode_read",
+    "encode_read",
+    "shared_failure",
+    "weigh_read",
+]
 
 R = TypeVar("R")
 B = TypeVar("B", bound=Request | None)
@@ -70,9 +82,10 @@ class Caller:
 
     @property
     def cached(self) -> bool:
-        """Whether every read of the request was served without a new upstream call."""
+        """Whether every read of the request was served without a new upstream call (from
+        this replica's cache or the shared tier)."""
         return bool(self.outcomes) and all(
-            outcome in (Outcome.HIT, Outcome.STALE) for outcome in self.outcomes
+            outcome in (Outcome.HIT, Outcome.STALE, Outcome.SHARED) for outcome in self.outcomes
         )
 
     @property
@@ -96,6 +109,33 @@ def weigh_read(key: Key, fetched: Fetched[object]) -> int:
     """What keeping one read costs: its key and the bytes Telnyx sent (the value is parsed
     again on each use, so no object graph is kept)."""
     return weight(fetched, fetched.body, key, key.params, *key.params)
+
+
+_PARSERS = {operation.operation: operation.parse for operation in OPERATIONS}
+
+
+def encode_read(_: Key, fetched: Fetched[object]) -> bytes:
+    """A read as the shared tier keeps it: the status in two bytes, then Telnyx's bytes."""
+    return fetched.status.to_bytes(2, "big") + fetched.body
+
+
+def decode_read(key: Key, data: bytes) -> Fetched[object]:
+    """The read `encode_read` kept, as the client would have returned it."""
+    if len(data) < 2:
+        raise ValueError("too short")
+    return Fetched(key.kind, data[2:], int.from_bytes(data[:2], "big"), _PARSERS[key.kind])
+
+
+def account_of(tenant: Tenant) -> str:
+    """A digest of the tenant's key: reads made with an older key are not shared with the
+    new one. Not the key: a truncated hash of a long random key cannot be turned back."""
+    secret = tenant.telnyx_api_key.get_secret_value().encode()
+    return hashlib.sha256(b"telnyx-gateway account\0" + secret).hexdigest()[:16]
+
+
+def shared_failure(operation: str) -> BaseException:
+    """What a read gets when the replica that was loading it for everyone failed."""
+    return UpstreamUnavailableError(operation, reason="Telnyx failed this read on another replica")
 
 
 # Tells the other replicas what a write invalidated: (tenant id, [(kind, scope), ...]).
@@ -169,6 +209,7 @@ class TelnyxService:
                 ttl=ttl,
                 bypass=caller.no_cache,
                 stale_on=(UpstreamUnavailableError,),
+                account=account_of(tenant),
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
             self._account(caller, operation, scope, outcome, self._cache.kept(key), ttl)
@@ -222,6 +263,7 @@ class TelnyxService:
                 raise
             finally:
                 # Also after a failure: a timed-out write may still have been applied.
+                await self._cache.invalidate_shared(tenant.id, evicted)
                 for kind, scope in evicted:
                     self._cache.invalidate(tenant.id, kind, scope)
                 if self._publish is not None and evicted:

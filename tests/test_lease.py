@@ -144,7 +144,9 @@ async def test_a_load_that_began_before_a_write_is_not_shared(make: Make) -> Non
     assert await get(b, KEY, Loads("new")) == ("new", Outcome.MISS)
 
 
-async def test_tenants_and_keys_never_share_an_entry(make: Make, redis_url: str, prefix: str) -> None:
+async def test_tenants_and_keys_never_share_an_entry(
+    make: Make, redis_url: str, prefix: str
+) -> None:
     a, b = make(), make()
     beta = Key("beta", KEY.kind, KEY.scope, KEY.params)
     assert await get(a, KEY, Loads("alpha's")) == ("alpha's", Outcome.MISS)

@@ -1,0 +1,134 @@
+"""The shared tier through the gateway: apps built on one Redis stand for replicas."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+
+from gateway.simulator import Simulator
+from gateway.tier import PREFIX
+from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, MakeApp, client_for, scrape
+from tests.observability.test_logs_and_metrics import samples
+
+
+@pytest.fixture
+async def shared_redis(redis_url: str) -> AsyncIterator[redis.Redis]:
+    """The test Redis, without the shared entries of the suite's tenants (the simulator's
+    ids are the same in every run), before and after the test."""
+    client = redis.Redis.from_url(redis_url)
+
+    async def forget() -> None:
+        for tenant in ("alpha", "beta"):
+            keys = [key async for key in client.scan_iter(f"{PREFIX}:{{{tenant}}}:*")]
+            if keys:
+                await client.delete(*keys)
+
+    await forget()
+    yield client
+    await forget()
+    await client.aclose()
+
+
+async def contents(client: redis.Redis, key: bytes) -> bytes:
+    """Everything Redis holds under `key`: its DUMP, and its fields and values in plain."""
+    kind = (await client.type(key)).decode()
+    if kind == "hash":
+        plain = [part for pair in (await client.hgetall(key)).items() for part in pair]
+    elif kind == "zset":
+        plain = await client.zrange(key, 0, -1)
+    elif kind == "string":
+        plain = [await client.get(key) or b""]
+    else:
+        raise AssertionError(f"unexpected {kind} under {key!r}")
+    return b"\n".join([await client.dump(key) or b"", *plain])
+
+
+@contextlib.asynccontextmanager
+async def serving(apps: list[Starlette]) -> AsyncIterator[None]:
+    """The apps' lifespans (Redis subscriptions, and their closing), which ASGITransport
+    does not run."""
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield
+
+
+async def test_a_read_one_replica_made_is_a_hit_on_another_until_a_write_evicts_it(
+    make_app: MakeApp,
+    simulator: Simulator,
+    redis_url: str,
+    shared_redis: redis.Redis,
+    spans: InMemorySpanExporter,
+) -> None:
+    a, b, c = replicas = [make_app(redis_url=redis_url) for _ in range(3)]
+    profile_id = next(iter(simulator.account(ALPHA_KEY).profiles))
+    path = f"/v2/messaging_profiles/{profile_id}"
+    async with (
+        serving(replicas),
+        client_for(a) as on_a,
+        client_for(b) as on_b,
+        client_for(c) as on_c,
+    ):
+        first = await on_a.get(path)
+        spans.clear()
+        second = await on_b.get(path)
+        assert (second.status_code, second.headers["x-cache"]) == (200, "HIT")
+        assert second.content == first.content
+        assert [
+            (span.name, (span.attributes or {}).get("gateway.cache.outcome"))
+            for span in spans.get_finished_spans()
+        ] == [
+            ("telnyx.retrieve_messaging_profile", "shared"),
+            ("GET /v2/messaging_profiles/{id}", "shared"),
+        ]
+        reads = samples((await scrape(b)).text)
+        assert [
+            (dict(labels)["telnyx_operation"], dict(labels)["outcome"], value)
+            for (name, labels), value in reads.items()
+            if name == "gateway_cache_reads_total"
+        ] == [("retrieve_messaging_profile", "shared", 1.0)]
+
+        renamed = await on_a.patch(path, json={"name": "Renamed on A"})
+        assert renamed.status_code == 200
+        third = await on_c.get(path)
+        assert (third.headers["x-cache"], third.json()["data"]["name"]) == ("MISS", "Renamed on A")
+    assert [(r.method, r.path) for r in simulator.requests] == [
+        ("GET", path),
+        ("PATCH", path),
+        ("GET", path),
+    ]
+
+
+async def test_no_key_or_token_is_ever_in_redis(
+    make_app: MakeApp, simulator: Simulator, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    replicas = [make_app(redis_url=redis_url), make_app(redis_url=redis_url)]
+    a = replicas[0]
+    alpha_id = next(iter(simulator.account(ALPHA_KEY).profiles))
+    beta_id = next(iter(simulator.account(BETA_KEY).profiles))
+    async with serving(replicas):
+        for app in replicas:
+            for token, profile_id in ((ALPHA_TOKEN, alpha_id), (BETA_TOKEN, beta_id)):
+                async with client_for(app, token) as client:
+                    profile = await client.get(f"/v2/messaging_profiles/{profile_id}")
+                    assert profile.status_code == 200
+                    assert (await client.get("/v2/messaging_profiles")).status_code == 200
+                    graphql = await client.post(
+                        "/graphql", json={"query": "{ messagingProfiles(first: 2) { totalCount } }"}
+                    )
+                    assert graphql.status_code == 200
+        async with client_for(a) as client:
+            await client.patch(f"/v2/messaging_profiles/{alpha_id}", json={"name": "Renamed"})
+
+    keys = [key async for key in shared_redis.scan_iter(f"{PREFIX}:*")]
+    assert len(keys) > 4
+    # DUMP may compress a value, so each is read as what it is too.
+    stored = b"\n".join([*keys, *[await contents(shared_redis, key) for key in keys]])
+    for secret in (ALPHA_KEY, BETA_KEY, ALPHA_TOKEN, BETA_TOKEN):
+        assert secret.encode() not in stored
+        assert secret[3:].encode() not in stored

@@ -1,9 +1,11 @@
-"""Two gateway processes behind one simulator and one real Redis (`redis_url`): a write
-through one replica is seen by a read through the other, also across a Redis outage."""
+"""Gateway processes behind one simulator and one real Redis (`redis_url`): a write through
+one replica is seen by a read through the other, also across a Redis outage; reads spread
+over three replicas make one upstream call each (the shared tier and its leases)."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -43,12 +45,11 @@ async def redis_proxy(redis_url: str) -> AsyncIterator[TcpProxy]:
     await proxy.cut()
 
 
-def tenants_file(tmp_path: Path) -> Path:
+def tenants_file(tmp_path: Path, **extra: object) -> Path:
     path = tmp_path / "tenants.json"
     digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    path.write_text(
-        json.dumps({"tenants": [{"id": "acme", "token_sha256": digest, "telnyx_api_key": KEY}]})
-    )
+    tenant = {"id": "acme", "token_sha256": digest, "telnyx_api_key": KEY, **extra}
+    path.write_text(json.dumps({"tenants": [tenant]}))
     return path
 
 
@@ -154,3 +155,66 @@ async def test_a_write_on_one_replica_is_read_on_the_other_across_a_redis_outage
         "messagingProfile": {"name": "Renamed after the outage"}
     }
     assert await redis_gauge(replica_b) == "1.0"
+
+
+async def test_reads_spread_over_three_replicas_make_one_upstream_call_each(
+    start_gateway: Start,
+    tmp_path: Path,
+    simulator_url: tuple[Simulator, str],
+    redis_url: str,
+) -> None:
+    simulator, upstream = simulator_url
+    account = simulator.account(KEY)
+    simulator.faults.latency = 0.05  # so that cold reads on the replicas overlap
+    profiles = list(account.profiles)
+    reads = [
+        *(f"/v2/messaging_profiles/{profile_id}" for profile_id in profiles),
+        f"/v2/messaging_profiles/{profiles[0]}/phone_numbers",
+        f"/v2/short_codes/{next(iter(account.short_codes))}",
+        "/v2/short_codes",
+        "/v2/messaging_profiles?page[size]=2",
+        "/v2/messaging_profiles?page[number]=2&page[size]=2",
+    ]
+    env = {
+        "GATEWAY_DEMO": "false",
+        "GATEWAY_TENANTS_FILE": str(
+            tenants_file(tmp_path, rate_limit={"per_second": 1000, "burst": 1000})
+        ),
+        "GATEWAY_TELNYX_BASE_URL": f"{upstream}/v2",
+        "GATEWAY_REDIS_URL": redis_url,
+        "GATEWAY_CACHE_TTL_PROFILES": "300",
+        "GATEWAY_CACHE_TTL_SHORT_CODES": "300",
+        "GATEWAY_CACHE_TTL_PHONE_NUMBERS": "300",
+        # A busy test machine must not turn a slow Redis answer into a second call.
+        "GATEWAY_CACHE_SHARED_TIMEOUT": "2",
+    }
+    replicas = [await asyncio.to_thread(start_gateway, **env) for _ in range(3)]
+    clients = [
+        httpx.AsyncClient(
+            base_url=replica.url, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        for replica in replicas
+    ]
+    simulator.requests.clear()
+    answers: list[tuple[int, str, str]] = []
+    try:
+        for _ in range(4):
+            # Each read asked of every replica at once, then again: cold, then warm.
+            asked = [
+                clients[n % 3].get(path)
+                for n, path in enumerate(path for path in reads for _ in range(3))
+            ]
+            answers += [
+                (response.status_code, response.request.url.path, response.headers["x-cache"])
+                for response in await asyncio.gather(*asked)
+            ]
+    finally:
+        for client in clients:
+            await client.aclose()
+
+    assert {status for status, _, _ in answers} == {200}
+    calls = collections.Counter((record.path, record.query) for record in simulator.requests)
+    assert len(calls) == len(reads)
+    assert set(calls.values()) == {1}
+    # After the first round every read is a hit, whichever replica is asked.
+    assert {cache for _, _, cache in answers[3 * len(reads) :]} == {"HIT"}

@@ -178,7 +178,13 @@ def start_sink(stack: Stack) -> Server:
 
 
 def start_gateway(
-    stack: Stack, simulator: Server, sink: Server, token: str, extra: dict[str, str]
+    stack: Stack,
+    simulator: Server,
+    sink: Server,
+    token: str,
+    extra: dict[str, str],
+    *,
+    name: str = "gateway",
 ) -> Server:
     """`python -m gateway serve` as production runs it: tenants file, tracing to OTLP with the
     default sampler, warning logs; only the bench tenant's rate limit is raised. `extra`
@@ -193,7 +199,7 @@ def start_gateway(
     tenants.write_text(json.dumps({"tenants": [entry]}))
     metrics_port = free_port()
     gateway = stack.start(
-        "gateway",
+        name,
         ["-m", "gateway", "serve"],
         env={
             "GATEWAY_PORT": "{port}",

@@ -94,7 +94,8 @@ class SharedTier:
                 claim = Claim(claim.stamp, "free", -1.0, b"")
             if claim.state == "failed":
                 return self._stale(key, claim, stale_on, self._failure(key.kind))
-            if claim.state != "wait" or loop.time() >= give_up:
+            # A caller that asked for fresh data does not wait for another's.
+            if claim.state != "wait" or bypass or loop.time() >= give_up:
                 break
             await asyncio.sleep(self._poll)
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,7 +13,7 @@ import redis.asyncio as redis
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.lease import SharedTier
-from gateway.tier import Shelf
+from gateway.tier import Claim, Place, Shelf
 from tests.process import free_port
 from tests.tcpproxy import TcpProxy
 
@@ -26,6 +27,30 @@ class UnavailableError(Exception):
 
 
 Make = Callable[..., TenantCache]
+
+
+class Recording(Shelf):
+    """A shelf that keeps the state of every claim it made."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.states: list[str] = []
+        self.waiting = asyncio.Event()
+
+    async def claim(
+        self, place: Place, *, fresh: float, token: str = "", waited: bool = False
+    ) -> Claim:
+        claim = await super().claim(place, fresh=fresh, token=token, waited=waited)
+        self.states.append(claim.state)
+        if claim.state == "wait":
+            self.waiting.set()
+        return claim
+
+
+def recording(cache: TenantCache) -> Recording:
+    assert cache.shared is not None
+    assert isinstance(cache.shared.shelf, Recording)
+    return cache.shared.shelf
 
 
 @pytest.fixture
@@ -48,7 +73,7 @@ async def make(redis_url: str, prefix: str) -> AsyncIterator[Make]:
     def build(
         *, url: str = redis_url, tenant_max_bytes: int = 1 << 20, entry_max_bytes: int = 1 << 16
     ) -> TenantCache:
-        shelf = Shelf(
+        shelf = Recording(
             url,
             prefix=prefix,
             entry_max_bytes=entry_max_bytes,
@@ -198,6 +223,7 @@ async def test_identical_cold_reads_on_two_replicas_make_one_load(make: Make) ->
     first = asyncio.create_task(get(a, KEY, slow))
     await started.wait()
     second = asyncio.create_task(get(b, KEY, loads))
+    await recording(b).waiting.wait()
     await asyncio.sleep(0.8)  # past the lease's 0.3 s: the holder renews it while it loads
     finish.set()
     assert await first == ("v1", Outcome.MISS)
@@ -218,7 +244,7 @@ async def test_waiters_share_the_failure_of_the_lease_holder(make: Make) -> None
     first = asyncio.create_task(get(a, KEY, failing))
     await started.wait()
     second = asyncio.create_task(get(b, KEY, loads))
-    await asyncio.sleep(0.05)
+    await recording(b).waiting.wait()
     finish.set()
     for task in (first, second):
         with pytest.raises(UnavailableError):
@@ -279,3 +305,25 @@ async def test_a_write_made_while_redis_was_away_evicts_the_shared_tier_when_it_
     reader.clear()
     assert await get(reader, KEY, Loads("v2")) == ("v2", Outcome.MISS)
     await proxy.cut()
+
+
+async def test_a_read_that_asks_for_fresh_data_neither_waits_nor_reads_the_shared_tier(
+    make: Make,
+) -> None:
+    a, b = make(), make()
+    assert await get(a, KEY, Loads("old")) == ("old", Outcome.MISS)
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await finish.wait()
+        return "slow"
+
+    holding = asyncio.create_task(get(a, LIST, slow))
+    await started.wait()
+    assert await b.get(KEY, Loads("fresh"), ttl=30, bypass=True) == ("fresh", Outcome.BYPASS)
+    assert await b.get(LIST, Loads("fresh"), ttl=30, bypass=True) == ("fresh", Outcome.BYPASS)
+    finish.set()
+    await holding
+    # What the bypass fetched is shared.
+    assert await get(make(), KEY, Loads("unused")) == ("fresh", Outcome.SHARED)

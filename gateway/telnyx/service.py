@@ -167,7 +167,8 @@ class TelnyxService:
             "gateway.cache.reads",
             labels=("telnyx.operation", "outcome"),
             unit="{read}",
-            description="Upstream reads by cache outcome (hit, miss, stale, coalesced, bypass).",
+            description="Upstream reads by cache outcome (hit, shared, miss, stale, coalesced, "
+            "bypass).",
         )
 
     async def read(self, caller: Caller, call: Read[R]) -> Fetched[R]:

@@ -80,6 +80,8 @@ async def make(redis_url: str, prefix: str) -> AsyncIterator[Make]:
             tenant_max_bytes=tenant_max_bytes,
             horizon=60,
             lease=0.3,
+            # A busy machine must not turn a slow answer into "Redis is away".
+            timeout=2,
         )
         tier = SharedTier(
             shelf,

@@ -62,11 +62,22 @@ def own_redis(workdir: Path) -> Iterator[str]:
     if binary is None:
         raise SystemExit("no redis-server on PATH: install one, or pass --redis URL")
     port = stack.free_port()
-    process = subprocess.Popen(  # noqa: S603  -- redis-server from PATH, fixed arguments
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=(workdir / "redis.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with (workdir / "redis.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603  -- redis-server from PATH, fixed arguments
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     try:

@@ -135,3 +135,12 @@ async def test_no_key_or_token_is_ever_in_redis(
     for secret in (ALPHA_KEY, BETA_KEY, ALPHA_TOKEN, BETA_TOKEN):
         assert secret.encode() not in stored
         assert secret[3:].encode() not in stored
+
+
+def test_the_shared_tier_is_on_with_redis_unless_turned_off(
+    make_app: MakeApp, redis_url: str
+) -> None:
+    assert make_app().state.cache.shared is None
+    assert make_app(redis_url=redis_url, cache_shared=False).state.cache.shared is None
+    assert make_app(cache_shared=True).state.cache.shared is None  # no Redis to share
+    assert make_app(redis_url=redis_url).state.cache.shared is not None

@@ -163,7 +163,8 @@ class TenantCache:
                     load,
                     ttl=ttl,
                     bypass=bypass,
-                    stale_on=() if entry is not None else stale_on,
+                    stale_on=stale_on,
+                    serve_stale=entry is None,
                     account=account,
                 )
         except BaseException as exc:

@@ -69,11 +69,13 @@ class SharedTier:
         ttl: float,
         bypass: bool,
         stale_on: tuple[type[BaseException], ...],
+        serve_stale: bool = True,
         account: str = "",
     ) -> tuple[Any, Outcome, float]:
         """`key`'s value, its outcome and its age in seconds: shared (from Redis), or
-        loaded here (miss, bypass), or stale from Redis when `load` fails with `stale_on`.
-        `account` tells apart reads of one tenant made with different keys."""
+        loaded here (miss, bypass), or, with `serve_stale`, stale from Redis when `load`
+        fails with `stale_on` (the errors waiters on this load share too). `account` tells
+        apart reads of one tenant made with different keys."""
         loaded = Outcome.BYPASS if bypass else Outcome.MISS
         place = self.shelf.place(
             key.tenant, key.kind, key.scope, key.params, f"{self._namespace}\0{account}"
@@ -93,7 +95,7 @@ class SharedTier:
                     return value, Outcome.SHARED, claim.age
                 claim = Claim(claim.stamp, "free", -1.0, b"")
             if claim.state == "failed":
-                return self._stale(key, claim, stale_on, self._failure(key.kind))
+                return self._stale(key, claim, serve_stale, self._failure(key.kind))
             # A caller that asked for fresh data does not wait for another's.
             if claim.state != "wait" or bypass or loop.time() >= give_up:
                 break
@@ -110,8 +112,8 @@ class SharedTier:
         except BaseException as exc:
             if holding:
                 self._later(self.shelf.release(place, token, failed=isinstance(exc, stale_on)))
-            if isinstance(exc, Exception):
-                return self._stale(key, claim, stale_on, exc)
+            if isinstance(exc, stale_on):
+                return self._stale(key, claim, serve_stale, exc)
             raise
         finally:
             if renewing is not None:
@@ -135,14 +137,11 @@ class SharedTier:
             return None
 
     def _stale(
-        self,
-        key: Key,
-        claim: Claim,
-        stale_on: tuple[type[BaseException], ...],
-        exc: BaseException,
+        self, key: Key, claim: Claim, serve: bool, exc: BaseException
     ) -> tuple[Any, Outcome, float]:
-        """The entry Redis still had, when `exc` allows stale data and it is in the window."""
-        if isinstance(exc, stale_on) and claim.age >= 0 and claim.value:
+        """The entry Redis still had, when it may be served and is in the stale window;
+        else `exc` is raised."""
+        if serve and claim.age >= 0 and claim.value:
             value = self._decoded(key, claim)
             if value is not None:
                 return value, Outcome.STALE, claim.age

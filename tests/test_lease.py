@@ -329,3 +329,27 @@ async def test_a_read_that_asks_for_fresh_data_neither_waits_nor_reads_the_share
     await holding
     # What the bypass fetched is shared.
     assert await get(make(), KEY, Loads("unused")) == ("fresh", Outcome.SHARED)
+
+
+async def test_a_failed_holder_with_its_own_stale_value_still_tells_the_waiters(
+    make: Make,
+) -> None:
+    a, b = make(), make()
+    await get(a, KEY, Loads(), ttl=0.05)
+    await asyncio.sleep(0.1)  # past the TTL, in the stale window on both tiers
+    started, finish = asyncio.Event(), asyncio.Event()
+    loads = Loads("v2")
+
+    async def failing() -> str:
+        started.set()
+        await finish.wait()
+        raise UnavailableError("retrieve_thing")
+
+    first = asyncio.create_task(get(a, KEY, failing, ttl=0.05))
+    await started.wait()
+    second = asyncio.create_task(get(b, KEY, loads, ttl=0.05))
+    await recording(b).waiting.wait()
+    finish.set()
+    assert await first == ("v1", Outcome.STALE)  # from its own memory
+    assert await second == ("v1", Outcome.STALE)  # from Redis
+    assert loads.calls == 0

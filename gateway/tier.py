@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "telnyx-gateway:l2"
 
@@ -235,6 +238,13 @@ class Shelf:
                 return await script(keys=list(keys), args=list(args))  # type: ignore[operator]
         except (RedisError, OSError, TimeoutError) as exc:
             self._down_until = time.monotonic() + self._retry_delay
+            # At most one line per retry delay: calls meanwhile do not reach Redis.
+            log.warning(
+                "shared cache tier unavailable (%s): reads are served by this replica alone "
+                "for %g s",
+                type(exc).__name__,
+                self._retry_delay,
+            )
             raise Unavailable from exc
 
     async def claim(

@@ -278,7 +278,9 @@ async def test_a_stale_shared_entry_is_served_when_the_upstream_fails(make: Make
     assert await get(b, KEY, failing, ttl=0.05) == ("v1", Outcome.STALE)
 
 
-async def test_without_redis_each_replica_loads_for_itself(make: Make) -> None:
+async def test_without_redis_each_replica_loads_for_itself(
+    make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     cache = make(url=f"redis://127.0.0.1:{free_port()}/0")
     loads = Loads()
     assert await get(cache, KEY, loads) == ("v1", Outcome.MISS)
@@ -287,6 +289,13 @@ async def test_without_redis_each_replica_loads_for_itself(make: Make) -> None:
     cache.invalidate("alpha", "retrieve_thing")
     assert await get(cache, KEY, loads) == ("v1", Outcome.MISS)
     assert loads.calls == 2
+    assert {(r.levelname, r.getMessage()) for r in caplog.records if r.name == "gateway.tier"} == {
+        (
+            "WARNING",
+            "shared cache tier unavailable (ConnectionError): reads are served by this "
+            "replica alone for 1 s",
+        )
+    }
 
 
 async def test_a_write_made_while_redis_was_away_evicts_the_shared_tier_when_it_returns(

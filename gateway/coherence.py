@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import orjson
 from redis.exceptions import RedisError
 
-from gateway.redisconn import RedisTarget
+from gateway.redisconn import RedisTarget, prepared
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,9 @@ class Coherence:
     async def _listen(self) -> None:
         while True:
             client = self._target.client(timeout=self._timeout, health_check_interval=5)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = None
             try:
+                pubsub = (await prepared(client)).pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self._channel, self._circuit_channel)
                 if self._was_down:
                     # Invalidations sent while we were away are lost: start afresh.
@@ -164,7 +165,8 @@ class Coherence:
                 self._was_down = True
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    if pubsub is not None:
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
                     await client.aclose()
             await asyncio.sleep(self._retry_delay)
 

@@ -84,8 +84,30 @@ class RedisTarget:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(self.sentinels), sentinel_kwargs=sentinel_options, **connection
         )
-        master: redis.Redis = sentinel.master_for(self.sentinel_master)
+        master: _SentinelMaster = sentinel.master_for(
+            self.sentinel_master, redis_class=_SentinelMaster
+        )
+        master.sentinels = list(sentinel.sentinels)
         return master
+
+
+class _SentinelMaster(redis.Redis):
+    """The master's client, which also closes its connections to the Sentinels."""
+
+    sentinels: list[redis.Redis]
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in getattr(self, "sentinels", ()):
+            await sentinel.aclose()
+
+
+async def prepared(client: Client) -> Client:
+    """`client`, ready for pub/sub: a Cluster client learns its slots' nodes first (commands
+    do that themselves, a subscription does not)."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+    return client
 
 
 def parse_sentinels(text: str) -> list[tuple[str, int]]:

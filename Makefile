@@ -69,13 +69,14 @@ schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema --federation > schema/subgraph.graphql
 
 # Every scenario, one after another (several minutes): throughput and latency, memory
-# under a hostile flood, one tenant's latency while another floods, and reads through a
-# Telnyx outage.
+# under a hostile flood, one tenant's latency while another floods, reads through a
+# Telnyx outage, and three replicas within one account's upstream budget.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.flood
 	$(BIN)/python -m bench.fairness
 	$(BIN)/python -m bench.outage
+	$(BIN)/python -m bench.budget
 
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport

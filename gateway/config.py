@@ -415,15 +415,18 @@ class Settings(BaseSettings):
     # Cross-replica coherence
     redis_url: str | None = Field(
         default=None,
-        description="Redis shared by the replicas (e.g. `redis://redis:6379/0`): every write's "
-        "invalidation is published to all replicas, and rate limits are one bucket per tenant "
-        "across them. Without it each replica runs alone. If Redis goes away, replicas keep "
-        'serving with local rate limits and short cache TTLs, report `"redis": "down"` in '
+        description="Redis shared by the replicas (e.g. `redis://redis:6379/0`; `rediss://` for "
+        "TLS, a password as `rediss://:secret@redis:6380/0`): every write's invalidation is "
+        "published to all replicas, and rate limits and each Telnyx account's upstream budget "
+        "are one bucket across them. Without it each replica runs alone. If Redis goes away, "
+        "replicas keep serving with local rate limits, their share of each upstream budget "
+        'and short cache TTLs, report `"redis": "down"` in '
         "`/readyz` and `gateway_redis_up 0` in `/metrics`, and drop their caches when it "
         "returns",
     )
     redis_sentinels: str = Field(
         default="",
+        json_schema_extra=_shown("none"),
         pattern=r"^\s*([^,\s]+:\d+\s*(,\s*[^,\s]+:\d+\s*)*)?$",
         description="Sentinels to ask for the Redis master, as `host:port,host:port`; with "
         "them, `GATEWAY_REDIS_URL` gives only the master's scheme (`rediss://` for TLS), "

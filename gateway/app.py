@@ -84,13 +84,18 @@ def _breaker(settings: Settings, telemetry: Telemetry) -> Breaker | None:
     )
 
 
-def _account_budget(settings: Settings) -> UpstreamBudget:
+def _account_budget(settings: Settings, telemetry: Telemetry) -> UpstreamBudget:
     """Each Telnyx account's budget of calls, shared through Redis when there is one."""
     per_second = settings.upstream_budget_per_second
     default = RateLimit(per_second, settings.upstream_budget_burst) if per_second > 0 else None
     target = RedisTarget.from_settings(settings)
     client = None if target is None else target.client(timeout=0.5, socket_timeout=0.5)
-    return UpstreamBudget(default, client=client, replicas=settings.replicas)
+    return UpstreamBudget(
+        default,
+        client=client,
+        replicas=settings.replicas,
+        meter_provider=telemetry.meter_provider,
+    )
 
 
 def _coherence(
@@ -174,7 +179,7 @@ def create_app(
         base_url = SIMULATOR_BASE_URL
     upstream = upstream or build_upstream(settings, transport=upstream_transport)
     breaker = _breaker(settings, telemetry)
-    account_budget = _account_budget(settings)
+    account_budget = _account_budget(settings, telemetry)
     client = TelnyxClient(
         upstream,
         base_url=base_url,

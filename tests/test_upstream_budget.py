@@ -18,7 +18,7 @@ from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telemetry import build_telemetry
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry, TenantsFileError
-from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, client_for
+from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, client_for, scrape
 
 QUERY = "query($id: ID!) { messagingProfile(id: $id) { name } }"
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -54,6 +54,7 @@ async def test_rest_answers_429_with_retry_after_and_calls_telnyx_no_more(
         second = await alpha.get("/v2/messaging_profiles", headers=NO_CACHE)
         async with client_for(app, BETA_TOKEN) as beta:
             others = [await beta.get("/v2/messaging_profiles", headers=NO_CACHE) for _ in range(3)]
+        metrics = (await scrape(app)).text
 
     assert first.status_code == 200
     assert second.status_code == 429
@@ -71,6 +72,12 @@ async def test_rest_answers_429_with_retry_after_and_calls_telnyx_no_more(
     }
     assert [response.status_code for response in others] == [200, 200, 200]
     assert len(simulator.requests) == 4
+    refusals = [
+        line.rsplit(",", 1)[1]
+        for line in metrics.splitlines()
+        if line.startswith("gateway_upstream_budget_refusals_total{")
+    ]
+    assert refusals == ['tenant_id="alpha"} 1.0']
 
 
 async def test_graphql_answers_rate_limited_and_calls_telnyx_no_more(

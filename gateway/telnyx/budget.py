@@ -22,14 +22,19 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 
+from opentelemetry import metrics
+from opentelemetry.metrics import MeterProvider
 from redis.exceptions import RedisError
 
+from gateway import __version__
 from gateway.errors import UpstreamBudgetError
 from gateway.ratelimit import TAKE, MemoryBuckets
 from gateway.redisconn import Client
+from gateway.telemetry import Tally
 from gateway.tenancy import RateLimit, Tenant
 
 log = logging.getLogger(__name__)
+SCOPE = "gateway.telnyx.budget"
 
 PREFIX = "telnyx-gateway:budget:"
 # A Telnyx that asks for a longer pause than this is not obeyed beyond it, as the SDKs do.
@@ -59,6 +64,7 @@ class UpstreamBudget:
         prefix: str = PREFIX,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._default = default
         self._redis = client
@@ -72,6 +78,21 @@ class UpstreamBudget:
         # One waiter per account and replica asks Redis at a time; the others queue here.
         self._queues: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._failing = False
+        meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
+        self._refusals = Tally(
+            meter,
+            "gateway.upstream.budget.refusals",
+            labels=("tenant_id",),
+            unit="{call}",
+            description="Upstream calls refused unsent: their account's turn came too late.",
+        )
+        self._pauses = Tally(
+            meter,
+            "gateway.upstream.budget.pauses",
+            labels=("tenant_id",),
+            unit="{pause}",
+            description="Telnyx 429s that paused an account on every replica.",
+        )
 
     def rate(self, tenant: Tenant) -> RateLimit | None:
         return tenant.upstream_budget or self._default
@@ -102,6 +123,7 @@ class UpstreamBudget:
                     await self._sleep(wait)
         except TimeoutError:
             pass  # the deadline passed while queued behind this replica's other calls
+        self._refusals.add((tenant.id,))
         raise UpstreamBudgetError(wait)
 
     async def pause(self, tenant: Tenant, seconds: float) -> None:
@@ -110,6 +132,7 @@ class UpstreamBudget:
         if self.rate(tenant) is None or not seconds > 0:
             return
         seconds = min(seconds, MAX_PAUSE)
+        self._pauses.add((tenant.id,))
         account = account_of(tenant)
         until = self._clock() + seconds
         self._paused[account] = max(self._paused.get(account, 0.0), until)

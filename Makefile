@@ -70,13 +70,15 @@ schema: $(VENV)/.runtime
 
 # Every scenario, one after another (several minutes): throughput and latency, memory
 # under a hostile flood, one tenant's latency while another floods, reads through a
-# Telnyx outage, and three replicas sharing a cache tier in Redis.
+# Telnyx outage, three replicas sharing a cache tier in Redis, and three replicas within one
+# account's upstream budget.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.flood
 	$(BIN)/python -m bench.fairness
 	$(BIN)/python -m bench.outage
 	$(BIN)/python -m bench.replicas
+	$(BIN)/python -m bench.budget
 
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport

@@ -23,6 +23,7 @@ from gateway.errors import AuthenticationError
 from gateway.lease import SharedTier
 from gateway.limits import BodySizeLimit
 from gateway.ratelimit import RateLimiter
+from gateway.redisconn import RedisTarget
 from gateway.reload import CountInFlight, TenantsReloader
 from gateway.responses import ResponseCache
 from gateway.rest import ANY_METHOD, create_rest_app
@@ -37,6 +38,7 @@ from gateway.telemetry import (
     log_span_destination,
 )
 from gateway.telnyx.breaker import Breaker
+from gateway.telnyx.budget import UpstreamBudget
 from gateway.telnyx.circuit import Policy
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.service import (
@@ -48,7 +50,7 @@ from gateway.telnyx.service import (
     weigh_read,
 )
 from gateway.telnyx.transport import Upstream, build_upstream
-from gateway.tenancy import Tenant, TenantRegistry
+from gateway.tenancy import RateLimit, Tenant, TenantRegistry
 from gateway.tier import Shelf
 from schema import create_graphql_app, graphiql_routes
 
@@ -92,6 +94,20 @@ def _breaker(settings: Settings, telemetry: Telemetry) -> Breaker | None:
     )
 
 
+def _account_budget(settings: Settings, telemetry: Telemetry) -> UpstreamBudget:
+    """Each Telnyx account's budget of calls, shared through Redis when there is one."""
+    per_second = settings.upstream_budget_per_second
+    default = RateLimit(per_second, settings.upstream_budget_burst) if per_second > 0 else None
+    target = RedisTarget.from_settings(settings)
+    client = None if target is None else target.client(timeout=0.5, socket_timeout=0.5)
+    return UpstreamBudget(
+        default,
+        client=client,
+        replicas=settings.replicas,
+        meter_provider=telemetry.meter_provider,
+    )
+
+
 def _coherence(
     settings: Settings,
     cache: TenantCache,
@@ -111,8 +127,10 @@ def _coherence(
         if breaker is not None:
             breaker.announced(news.tenant, news.open_for)
 
+    target = RedisTarget.from_settings(settings)
+    assert target is not None  # noqa: S101  -- redis_url is set
     coherence = Coherence(
-        settings.redis_url,
+        target,
         on_invalidate=apply,
         on_resync=cache.clear,
         on_state=on_state,
@@ -137,8 +155,10 @@ def _shared_tier(settings: Settings) -> SharedTier | None:
         settings.cache_ttl_short_codes,
         settings.cache_ttl_phone_numbers,
     )
+    target = RedisTarget.from_settings(settings)
+    assert target is not None  # noqa: S101  -- redis_url is set
     shelf = Shelf(
-        settings.redis_url,
+        target,
         timeout=settings.cache_shared_timeout,
         entry_max_bytes=settings.cache_shared_entry_max_bytes,
         tenant_max_bytes=settings.cache_shared_tenant_max_bytes,
@@ -200,6 +220,7 @@ def create_app(
         base_url = SIMULATOR_BASE_URL
     upstream = upstream or build_upstream(settings, transport=upstream_transport)
     breaker = _breaker(settings, telemetry)
+    account_budget = _account_budget(settings, telemetry)
     client = TelnyxClient(
         upstream,
         base_url=base_url,
@@ -210,6 +231,7 @@ def create_app(
         retry_budget_ratio=settings.upstream_retry_budget_ratio,
         retry_budget_min_per_second=settings.upstream_retry_budget_min_per_second,
         breaker=breaker,
+        account_budget=account_budget,
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
     )
@@ -299,6 +321,7 @@ def create_app(
             if shared is not None:
                 await shared.aclose()
             await rate_limiter.aclose()
+            await account_budget.aclose()
             await upstream.aclose()
             telemetry.shutdown()
 

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
-import redis.asyncio as redis
 from redis.exceptions import RedisError
+
+from gateway.redisconn import RedisTarget, prepared
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Coherence:
 
     def __init__(
         self,
-        url: str,
+        target: str | RedisTarget,
         *,
         on_invalidate: Callable[[Invalidation], object],
         on_resync: Callable[[], object],
@@ -62,7 +63,7 @@ class Coherence:
         on_circuit: Callable[[CircuitNews], object] = lambda news: None,
         circuit_channel: str = CIRCUIT_CHANNEL,
     ) -> None:
-        self._url = url
+        self._target = RedisTarget(target) if isinstance(target, str) else target
         self._on_invalidate = on_invalidate
         self._on_resync = on_resync
         self._on_state = on_state
@@ -72,9 +73,7 @@ class Coherence:
         self._timeout = timeout
         self._retry_delay = retry_delay
         self._origin = uuid.uuid4().hex
-        self._publisher = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout
-        )
+        self._publisher = self._target.client(timeout=timeout, socket_timeout=timeout)
         self._listener: asyncio.Task[None] | None = None
         self._announcing: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
@@ -141,11 +140,10 @@ class Coherence:
 
     async def _listen(self) -> None:
         while True:
-            client = redis.Redis.from_url(
-                self._url, socket_connect_timeout=self._timeout, health_check_interval=5
-            )
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            client = self._target.client(timeout=self._timeout, health_check_interval=5)
+            pubsub = None
             try:
+                pubsub = (await prepared(client)).pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self._channel, self._circuit_channel)
                 if self._was_down:
                     # Invalidations sent while we were away are lost: start afresh.
@@ -167,7 +165,8 @@ class Coherence:
                 self._was_down = True
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    if pubsub is not None:
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
                     await client.aclose()
             await asyncio.sleep(self._retry_delay)
 

@@ -389,15 +389,64 @@ class Settings(BaseSettings):
         description="requests a tenant may make at once before its rate applies",
     )
 
+    upstream_budget_per_second: float = Field(
+        default=0.0,
+        ge=0,
+        description="calls per second each Telnyx account (one API key) may receive from all "
+        "replicas together, retries included; 0: no budget. A tenant's "
+        '`"upstream_budget": {"per_second": x, "burst": y}` in the tenants file overrides it. '
+        "A call waits for its turn up to its deadline, then fails unsent with `RATE_LIMITED` "
+        "(REST: 429 with `Retry-After`); Telnyx's 429 pauses the account on every replica",
+    )
+    upstream_budget_burst: int = Field(
+        default=1,
+        ge=1,
+        description="calls an account's budget lets through at once: at most "
+        "burst - 1 + per_second x W calls go to Telnyx in any W seconds, so 1 keeps every "
+        "second within per_second",
+    )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        description="replicas in the deployment: while Redis is unreachable each one sends "
+        "an account at most its share of the upstream budget (per_second / replicas)",
+    )
+
     # Cross-replica coherence
     redis_url: str | None = Field(
         default=None,
-        description="Redis shared by the replicas (e.g. `redis://redis:6379/0`): every write's "
-        "invalidation is published to all replicas, and rate limits are one bucket per tenant "
-        "across them. Without it each replica runs alone. If Redis goes away, replicas keep "
-        'serving with local rate limits and short cache TTLs, report `"redis": "down"` in '
+        description="Redis shared by the replicas (e.g. `redis://redis:6379/0`; `rediss://` for "
+        "TLS, a password as `rediss://:secret@redis:6380/0`): every write's invalidation is "
+        "published to all replicas, and rate limits and each Telnyx account's upstream budget "
+        "are one bucket across them. Without it each replica runs alone. If Redis goes away, "
+        "replicas keep serving with local rate limits, their share of each upstream budget "
+        'and short cache TTLs, report `"redis": "down"` in '
         "`/readyz` and `gateway_redis_up 0` in `/metrics`, and drop their caches when it "
         "returns",
+    )
+    redis_sentinels: str = Field(
+        default="",
+        json_schema_extra=_shown("none"),
+        pattern=r"^\s*([^,\s]+:\d+\s*(,\s*[^,\s]+:\d+\s*)*)?$",
+        description="Sentinels to ask for the Redis master, as `host:port,host:port`; with "
+        "them, `GATEWAY_REDIS_URL` gives only the master's scheme (`rediss://` for TLS), "
+        "password and database (e.g. `rediss://:secret@redis/0`), and the replicas follow a "
+        "failover",
+    )
+    redis_sentinel_master: str = Field(
+        default="mymaster",
+        min_length=1,
+        description="the name the Sentinels monitor the master under",
+    )
+    redis_cluster: bool = Field(
+        default=False,
+        description="Redis is a Cluster: `GATEWAY_REDIS_URL` names one of its nodes and the "
+        "others are discovered",
+    )
+    redis_tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate(s), PEM, to verify a `rediss://` Redis (and its Sentinels) "
+        "with, instead of the system's",
     )
     redis_down_ttl: float = Field(
         default=5.0,

@@ -4,6 +4,7 @@
      ├── AuthenticationError          the caller's bearer token is missing or unknown
      ├── BadInputError                the caller's input is invalid; no upstream call was made
      ├── RateLimitedError             the caller's tenant is over its own rate limit
+     │    └── UpstreamBudgetError     not sent: its Telnyx account's call budget is spent
      └── UpstreamError                Telnyx failed the call, or could not be reached
           ├── UpstreamUnavailableError   connect error, timeout, deadline, 5xx after retries
           │    └── CircuitOpenError      not sent: the circuit breaker holds calls back
@@ -76,9 +77,19 @@ class BadInputError(GatewayError):
 class RateLimitedError(GatewayError):
     """The tenant is over the gateway's own rate limit."""
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("Too many requests for this tenant; retry later.")
+    def __init__(
+        self, retry_after: float, message: str = "Too many requests for this tenant; retry later."
+    ) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
+
+
+class UpstreamBudgetError(RateLimitedError):
+    """Not sent: the Telnyx account's call budget, shared by the replicas, had no turn for
+    the call before its deadline, or Telnyx asked the account to wait (its 429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after, "Too many requests to Telnyx for this account; retry later.")
 
 
 class UpstreamError(GatewayError):

@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from gateway.errors import RateLimitedError
+from gateway.redisconn import Client, RedisTarget
 from gateway.tenancy import RateLimit
 
 if TYPE_CHECKING:
@@ -69,7 +70,16 @@ log = logging.getLogger(__name__)
 
 # One atomic step of a token bucket in Redis, timed by Redis's own clock so that replicas
 # with skewed clocks share one notion of "now". Returns the wait in seconds (0: taken).
-_TAKE = """
+# An optional second key is a pause (the upstream budget's, after Telnyx's 429): while it
+# lives no token is given, and the wait is its time to live. Both keys share a hash tag when
+# the caller runs on a Redis Cluster.
+TAKE = """
+if KEYS[2] then
+  local paused = redis.call('PTTL', KEYS[2])
+  if paused > 0 then
+    return tostring(paused / 1000)
+  end
+end
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local rate = tonumber(ARGV[1])
@@ -100,16 +110,18 @@ class RedisBuckets:
 
     def __init__(
         self,
-        url: str,
+        target: str | Client,
         *,
         fallback: Buckets,
         prefix: str = "telnyx-gateway:ratelimit:",
         timeout: float = 0.5,
     ) -> None:
-        self._redis = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        self._redis: Client = (
+            redis.Redis.from_url(target, socket_connect_timeout=timeout, socket_timeout=timeout)
+            if isinstance(target, str)
+            else target
         )
-        self._script = self._redis.register_script(_TAKE)
+        self._script = self._redis.register_script(TAKE)
         self._fallback = fallback
         self._prefix = prefix
         self._failing = False
@@ -147,8 +159,10 @@ class RateLimiter:
         """The settings' default rate, over Redis when `redis_url` is set, else in memory."""
         default = RateLimit(settings.rate_limit_per_second, settings.rate_limit_burst)
         local = MemoryBuckets(clock=clock)
-        if settings.redis_url:
-            return cls(default, buckets=RedisBuckets(settings.redis_url, fallback=local))
+        target = RedisTarget.from_settings(settings)
+        if target is not None:
+            client = target.client(timeout=0.5, socket_timeout=0.5)
+            return cls(default, buckets=RedisBuckets(client, fallback=local))
         return cls(default, buckets=local)
 
     async def aclose(self) -> None:

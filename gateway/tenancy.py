@@ -6,8 +6,10 @@ each token and compares digests in constant time. The tenants file is JSON::
     {"tenants": [{"id": "acme", "token_sha256": "<hex>", "telnyx_api_key": "KEY..."}]}
 
 where ``telnyx_api_key_file`` (a path, e.g. a mounted Kubernetes secret) may stand in for
-``telnyx_api_key``, and an optional ``"rate_limit": {"per_second": 5, "burst": 10}``
-overrides the gateway's default rate limit for that tenant.
+``telnyx_api_key``, an optional ``"rate_limit": {"per_second": 5, "burst": 10}``
+overrides the gateway's default rate limit for that tenant, and an optional
+``"upstream_budget": {"per_second": 10, "burst": 1}`` the calls its Telnyx account may
+receive (tenants that share a key share that budget, so they must give the same one).
 
 A registry can `replace` its tenants with another registry's while requests are served:
 requests that already authenticated keep the `Tenant` (and so the key) they found.
@@ -51,12 +53,13 @@ class Tenant:
     """A caller of the gateway and the Telnyx account it maps to.
 
     The key is a `SecretStr`, so it prints as ``**********`` in reprs and tracebacks.
-    `rate_limit` is None when the gateway's default applies.
+    `rate_limit` and `upstream_budget` are None when the gateway's defaults apply.
     """
 
     id: str
     telnyx_api_key: SecretStr = field(repr=False)
     rate_limit: RateLimit | None = None
+    upstream_budget: RateLimit | None = None
 
 
 class TenantsFileError(ValueError):
@@ -103,6 +106,7 @@ class _TenantEntry(BaseModel):
     telnyx_api_key: SecretStr | None = None
     telnyx_api_key_file: Path | None = None
     rate_limit: _RateLimitEntry | None = None
+    upstream_budget: _RateLimitEntry | None = None
 
     @field_validator("telnyx_api_key_file", mode="before")
     @classmethod
@@ -161,6 +165,7 @@ class TenantRegistry:
             )
             raise TenantsFileError(f"invalid tenants file {path}: {problems}") from None
         entries = []
+        budgets: dict[str, tuple[str, RateLimit | None]] = {}
         for index, entry in enumerate(parsed.tenants):
             where = f"invalid tenants file {path}: tenants.{index}"
             if entry.telnyx_api_key_file is not None:
@@ -186,7 +191,16 @@ class TenantRegistry:
                 )
             limit = entry.rate_limit
             rate_limit = None if limit is None else RateLimit(limit.per_second, limit.burst)
-            tenant = Tenant(entry.id, SecretStr(secret), rate_limit)
+            budget = entry.upstream_budget
+            upstream_budget = None if budget is None else RateLimit(budget.per_second, budget.burst)
+            # One key is one Telnyx account, and so one budget: two would race for it.
+            first = budgets.setdefault(secret, (entry.id, upstream_budget))
+            if first[1] != upstream_budget:
+                raise TenantsFileError(
+                    f"{where}.upstream_budget: tenant {entry.id!r} shares its Telnyx key with "
+                    f"tenant {first[0]!r}, so it must give the same upstream_budget"
+                )
+            tenant = Tenant(entry.id, SecretStr(secret), rate_limit, upstream_budget)
             entries.append((tenant, bytes.fromhex(entry.token_sha256)))
         return cls(entries)
 

@@ -29,8 +29,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import orjson
-import redis.asyncio as redis
 from redis.exceptions import RedisError
+
+from gateway.redisconn import RedisTarget
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class Shelf:
 
     def __init__(
         self,
-        url: str,
+        target: RedisTarget,
         *,
         prefix: str = PREFIX,
         timeout: float = 0.25,
@@ -207,9 +208,7 @@ class Shelf:
         self._timeout = timeout
         self._retry_delay = retry_delay
         self._down_until = 0.0
-        self._client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout
-        )
+        self._client = target.client(timeout=timeout, socket_timeout=timeout)
         self._claim = self._client.register_script(_CLAIM)
         self._store = self._client.register_script(_STORE)
         self._lease = self._client.register_script(_LEASE)

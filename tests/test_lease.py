@@ -13,6 +13,7 @@ import redis.asyncio as redis
 
 from gateway.cache import Key, Outcome, TenantCache
 from gateway.lease import SharedTier
+from gateway.redisconn import RedisTarget
 from gateway.tier import Claim, Place, Shelf
 from tests.process import free_port
 from tests.tcpproxy import TcpProxy
@@ -74,7 +75,7 @@ async def make(redis_url: str, prefix: str) -> AsyncIterator[Make]:
         *, url: str = redis_url, tenant_max_bytes: int = 1 << 20, entry_max_bytes: int = 1 << 16
     ) -> TenantCache:
         shelf = Recording(
-            url,
+            RedisTarget(url),
             prefix=prefix,
             entry_max_bytes=entry_max_bytes,
             tenant_max_bytes=tenant_max_bytes,

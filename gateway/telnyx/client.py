@@ -19,11 +19,13 @@ from opentelemetry.trace import TracerProvider
 from gateway import __version__
 from gateway.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailableError
 from gateway.telnyx.breaker import Breaker
+from gateway.telnyx.budget import UpstreamBudget
 from gateway.telnyx.circuit import Ticket, Verdict
 from gateway.telnyx.failure import (
     deadline_error,
     error_for_exception,
     error_for_response,
+    rate_limit_delay,
     scrubbed,
 )
 from gateway.telnyx.instrumentation import Instrumentation
@@ -63,7 +65,8 @@ class TelnyxClient:
     """Sends operations for any tenant over one shared `Upstream` connection pool.
 
     The tenant's key goes on each request; the shared pool never holds one. With a
-    `breaker`, calls are refused at once while Telnyx is failing.
+    `breaker`, calls are refused at once while Telnyx is failing; with an `account_budget`,
+    each attempt waits for its Telnyx account's turn (gateway/telnyx/budget.py).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class TelnyxClient:
         retry_budget_ratio: float = 0.2,
         retry_budget_min_per_second: float = 10.0,
         breaker: Breaker | None = None,
+        account_budget: UpstreamBudget | None = None,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -99,6 +103,7 @@ class TelnyxClient:
             ratio=retry_budget_ratio, min_per_second=retry_budget_min_per_second, clock=clock
         )
         self._breaker = breaker
+        self._account_budget = account_budget
 
     async def send(
         self, tenant: Tenant, call: Operation[R], body: Request | RawBody | None = None
@@ -214,6 +219,11 @@ class TelnyxClient:
             if response is not None:
                 if response.is_success:
                     return response
+                if response.status_code == 429 and self._account_budget is not None:
+                    # Every replica holds the account back for as long as Telnyx asks.
+                    pause = rate_limit_delay(response, time.time())
+                    if pause is not None:
+                        await self._account_budget.pause(tenant, pause)
                 retryable = response_is_retryable(method, response)
                 server_delay = parse_retry_after(response.headers, now=time.time())
             else:
@@ -260,8 +270,12 @@ class TelnyxClient:
         except TimeoutError:
             raise _DeadlineExceededError(reached=False) from None
         try:
+            if self._account_budget is not None:
+                # Taken with the slot held, just before sending: the turns stay as spaced as
+                # the budget made them.
+                await self._account_budget.take(tenant, deadline=deadline)
             if ticket is not None and self._breaker is not None:
-                # It may have waited for the slot while a circuit opened.
+                # It may have waited for the slot (or its turn) while a circuit opened.
                 self._breaker.recheck(ticket, operation)
             # A copy per attempt: each carries its own span in `traceparent`.
             headers = dict(attempt.headers)

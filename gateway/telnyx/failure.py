@@ -39,7 +39,7 @@ def error_for_response(
         kind = InvalidRequestError
     elif status == 429:
         return UpstreamRateLimitedError(
-            operation, status=status, errors=errors, retry_after=_retry_after(response, now)
+            operation, status=status, errors=errors, retry_after=rate_limit_delay(response, now)
         )
     elif status >= 500:
         kind = UpstreamUnavailableError
@@ -166,7 +166,8 @@ def error_type(exc: BaseException) -> str:
     )
 
 
-def _retry_after(response: httpx.Response, now: float) -> float | None:
+def rate_limit_delay(response: httpx.Response, now: float) -> float | None:
+    """How long Telnyx asks the account to wait after a 429, in seconds, if it says."""
     delay = parse_retry_after(response.headers, now=now)
     if delay is not None and delay > 0:
         return delay

@@ -17,7 +17,7 @@ from typing import TypeVar, cast
 from opentelemetry import metrics, trace
 
 from gateway.cache import Key, Outcome, TenantCache
-from gateway.errors import CircuitOpenError, UpstreamUnavailableError
+from gateway.errors import CircuitOpenError, UpstreamBudgetError, UpstreamUnavailableError
 from gateway.lru import weight
 from gateway.telemetry import Tally
 from gateway.telnyx.client import TelnyxClient
@@ -42,6 +42,9 @@ R = TypeVar("R")
 B = TypeVar("B", bound=Request | None)
 
 log = logging.getLogger(__name__)
+
+STALE_ON: tuple[type[Exception], ...] = (UpstreamUnavailableError, UpstreamBudgetError)
+STALE_ON_FRESH: tuple[type[Exception], ...] = (UpstreamUnavailableError,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,15 +212,18 @@ class TelnyxService:
                 lambda: self._client.send(tenant, call),
                 ttl=ttl,
                 bypass=caller.no_cache,
-                stale_on=(UpstreamUnavailableError,),
+                # Telnyx failing: old data beats none. The account's budget spent: so it
+                # does for a caller that takes cached data; one that asked for fresh data
+                # is told when to retry.
+                stale_on=STALE_ON_FRESH if caller.no_cache else STALE_ON,
                 account=account_of(tenant),
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
             self._account(caller, operation, scope, outcome, self._cache.kept(key), ttl)
             if outcome is Outcome.STALE:
-                # Telnyx is failing and callers get old data: worth an SRE's attention.
+                # Callers get old data: worth an SRE's attention.
                 log.warning(
-                    "telnyx.%s served stale: Telnyx unavailable",
+                    "telnyx.%s served stale: Telnyx unavailable or the account's budget spent",
                     operation,
                     extra={"fields": dict(attributes)},
                 )

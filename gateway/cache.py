@@ -119,12 +119,14 @@ class TenantCache:
         *,
         ttl: float,
         bypass: bool = False,
+        store: bool = True,
         stale_on: tuple[type[BaseException], ...] = (),
         account: str = "",
     ) -> tuple[T, Outcome]:
         """Return the cached value for `key`, or load it once however many callers ask.
 
-        With `bypass`, the cache is not read but the fresh value is stored. When `load`
+        With `bypass`, the cache is not read but the fresh value is stored (unless `store`
+        is false, a request's `Cache-Control: no-store`: then neither tier is used). When `load`
         raises one of `stale_on` and an expired entry is still inside the stale window,
         that entry is returned with `Outcome.STALE` instead of the error. `account` (a
         digest) is what the shared tier tells a tenant's reads with different keys apart by.
@@ -154,7 +156,7 @@ class TenantCache:
             self._inflight[key] = future
         outcome, age = Outcome.BYPASS if bypass else Outcome.MISS, 0.0
         try:
-            if self.shared is None:
+            if self.shared is None or not store:
                 value = await load()
             else:
                 # With an entry here to serve stale, Redis's older one is not needed.
@@ -173,7 +175,11 @@ class TenantCache:
                 return cast(T, entry.value), Outcome.STALE
             raise
         self._settle(key, future, value)
-        if self._generation.get(key.tenant, 0) == generation and outcome is not Outcome.STALE:
+        if (
+            store
+            and self._generation.get(key.tenant, 0) == generation
+            and outcome is not Outcome.STALE
+        ):
             self._store(key, value, ttl, age=age)
         return value, outcome
 

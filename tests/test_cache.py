@@ -205,3 +205,35 @@ async def test_a_shorter_ttl_asked_for_later_applies_to_entries_already_stored()
     clock.now += 2
     assert await cache.get(KEY, Loader("unused"), ttl=300) == ("old", Outcome.HIT)
     assert await cache.get(KEY, Loader("new"), ttl=1) == ("new", Outcome.MISS)
+
+
+async def test_every_coalesced_waiter_gets_the_stale_value_when_the_shared_load_fails() -> None:
+    clock = Clock()
+    cache = make(clock, stale=60)
+    await cache.get(KEY, Loader("old"), ttl=30)
+    clock.now += 31
+    failing = Loader(error=UnavailableError("down"))
+    failing.gate = asyncio.Event()
+    readers = [
+        asyncio.create_task(cache.get(KEY, failing, ttl=30, stale_on=(UnavailableError,)))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    failing.gate.set()
+    assert await asyncio.gather(*readers) == [("old", Outcome.STALE)] * 3
+    assert failing.calls == 1
+
+
+async def test_a_coalesced_waiter_without_a_kept_value_gets_the_shared_error() -> None:
+    cache = make(Clock())
+    failing = Loader(error=UnavailableError("down"))
+    failing.gate = asyncio.Event()
+    readers = [
+        asyncio.create_task(cache.get(KEY, failing, ttl=30, stale_on=(UnavailableError,)))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0)
+    failing.gate.set()
+    results = await asyncio.gather(*readers, return_exceptions=True)
+    assert [str(result) for result in results] == ["down", "down"]
+    assert [type(result) for result in results] == [UnavailableError] * 2

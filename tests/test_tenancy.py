@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -233,3 +234,35 @@ def test_a_request_is_authenticated_once_and_each_caller_gets_the_same_answer() 
     other = TenantRegistry.from_tokens([(Tenant("other", SecretStr("KEYo")), "token-o")])
     with pytest.raises(AuthenticationError):
         other.authenticate_scope(good)
+
+
+@pytest.mark.parametrize("flipped", [0, 8, 31], ids=["first byte", "ninth byte", "last byte"])
+def test_a_token_whose_digest_differs_from_a_tenants_in_any_one_byte_is_refused(
+    flipped: int,
+) -> None:
+    near = bytearray(hashlib.sha256(TOKEN.encode()).digest())
+    near[flipped] ^= 0x01
+    registry = TenantRegistry([(Tenant("acme", KEY_SECRET), bytes(near))])
+    with pytest.raises(AuthenticationError) as caught:
+        registry.authenticate(f"Bearer {TOKEN}")
+    assert str(caught.value) == "A valid bearer token is required."
+
+
+def test_tokens_are_compared_by_whole_digest_in_constant_time_against_every_tenant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    registry = TenantRegistry.from_tokens(
+        [(Tenant("acme", KEY_SECRET), TOKEN), (Tenant("globex", SecretStr("KEYg")), "other")]
+    )
+    assert registry.authenticate(f"Bearer {TOKEN}").id == "acme"
+    digest = hashlib.sha256(TOKEN.encode()).digest()
+    # The matching tenant comes first and the other is compared all the same.
+    assert compared == [(digest, digest), (hashlib.sha256(b"other").digest(), digest)]

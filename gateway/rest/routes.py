@@ -22,7 +22,7 @@ from gateway.errors import ErrorDetail, GatewayError
 from gateway.ratelimit import RateLimiter
 from gateway.rest import wire
 from gateway.rest.openapi import openapi_document
-from gateway.telnyx import Caller, Fetched, TelnyxService, bypasses_cache
+from gateway.telnyx import Caller, Fetched, TelnyxService, bypasses_cache, forbids_storing
 from gateway.telnyx.operation import Operation, Read, Write
 from gateway.telnyx.operations import OPERATIONS
 from gateway.tenancy import TenantRegistry
@@ -116,9 +116,11 @@ def create_rest_app(
                 if rate_limiter is not None:
                     await rate_limiter.take(tenant)
                 call = _call(operation, request)
+                cache_control = request.headers.get("cache-control")
                 caller = Caller(
                     tenant,
-                    no_cache=bypasses_cache(request.headers.get("cache-control")),
+                    no_cache=bypasses_cache(cache_control),
+                    no_store=forbids_storing(cache_control),
                     whole=True,
                 )
                 fetched: Fetched[Any]

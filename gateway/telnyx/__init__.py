@@ -6,7 +6,7 @@ business; the faces never import them (an import contract enforces it).
 
 from gateway.telnyx import models, operations
 from gateway.telnyx.operation import Fetched, checked
-from gateway.telnyx.service import Caller, TelnyxService, Ttl, bypasses_cache
+from gateway.telnyx.service import Caller, TelnyxService, Ttl, bypasses_cache, forbids_storing
 
 __all__ = [
     "Caller",
@@ -15,6 +15,7 @@ __all__ = [
     "Ttl",
     "bypasses_cache",
     "checked",
+    "forbids_storing",
     "models",
     "operations",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "bypasses_cache",
     "decode_read",
     "encode_read",
+    "forbids_storing",
     "shared_failure",
     "weigh_read",
 ]
@@ -71,6 +72,8 @@ class Caller:
 
     tenant: Tenant
     no_cache: bool = False
+    # `Cache-Control: no-store`: what is fetched is not kept either (nor whole responses).
+    no_store: bool = False
     # The request is this one read (the REST face): a cache hit is told by the request's
     # own span, which the face marks, rather than by a span of its own.
     whole: bool = False
@@ -106,6 +109,14 @@ def bypasses_cache(cache_control: str | None) -> bool:
         return False
     directives = cache_control.lower().split(",")
     return any(directive.strip() in ("no-cache", "no-store") for directive in directives)
+
+
+def forbids_storing(cache_control: str | None) -> bool:
+    """Whether a request's `Cache-Control` says `no-store`: what it fetches is not kept
+    (RFC 9111, 5.2.1.5), so the cache keeps what it had."""
+    if not cache_control:
+        return False
+    return any(d.strip() == "no-store" for d in cache_control.lower().split(","))
 
 
 def weigh_read(key: Key, fetched: Fetched[object]) -> int:
@@ -212,6 +223,7 @@ class TelnyxService:
                 lambda: self._client.send(tenant, call),
                 ttl=ttl,
                 bypass=caller.no_cache,
+                store=not caller.no_store,
                 # Telnyx failing: old data beats none. The account's budget spent: so it
                 # does for a caller that takes cached data; one that asked for fresh data
                 # is told when to retry.
@@ -219,7 +231,8 @@ class TelnyxService:
                 account=account_of(tenant),
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
-            self._account(caller, operation, scope, outcome, self._cache.kept(key), ttl)
+            kept = None if caller.no_store else self._cache.kept(key)
+            self._account(caller, operation, scope, outcome, kept, ttl)
             if outcome is Outcome.STALE:
                 # Callers get old data: worth an SRE's attention.
                 log.warning(

@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 from gateway.errors import AuthenticationError, RateLimitedError
 from gateway.ratelimit import retry_after_seconds
 from gateway.responses import ResponseCache
-from gateway.telnyx import Caller, bypasses_cache
+from gateway.telnyx import Caller, bypasses_cache, forbids_storing
 from schema.api.context import Context
 from schema.api.errors import BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, translate
 from schema.api.loaders import Loaders
@@ -174,7 +174,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     {"Retry-After": str(seconds)},
                     retryAfter=seconds,
                 )
-        caller = Caller(tenant, no_cache=bypasses_cache(request.headers.get("cache-control")))
+        cache_control = request.headers.get("cache-control")
+        caller = Caller(
+            tenant,
+            no_cache=bypasses_cache(cache_control),
+            no_store=forbids_storing(cache_control),
+        )
         cacheable = None
         if self._cached is not None:
             data = await self._single_operation(request)

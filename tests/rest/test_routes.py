@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -664,3 +665,53 @@ async def test_hostile_query_and_path_values_are_refused_without_calling_telnyx(
     if status != 200:
         assert list(simulator.requests) == []
         assert {error["code"] for error in errors(response)} <= {"10005", "10015"}
+
+
+async def test_the_sort_order_is_part_of_what_a_cached_number_list_is_kept_under(
+    client: httpx.AsyncClient, simulator: Simulator, alpha: Account
+) -> None:
+    numbers = sorted(str(n["phone_number"]) for n in alpha.phone_numbers.values())
+    path = "/v2/phone_numbers/messaging"
+
+    ascending = await client.get(path, params={"sort[phone_number]": "asc"})
+    descending = await client.get(path, params={"sort[phone_number]": "desc"})
+    again = await client.get(path, params={"sort[phone_number]": "asc"})
+
+    assert [r.headers["x-cache"] for r in (ascending, descending, again)] == [
+        "MISS",
+        "MISS",
+        "HIT",
+    ]
+    assert [n["phone_number"] for n in ascending.json()["data"]] == numbers
+    assert [n["phone_number"] for n in descending.json()["data"]] == numbers[::-1]
+    assert again.content == ascending.content
+    assert [parse_qs(r.query)["sort[phone_number]"] for r in simulator.requests] == [
+        ["asc"],
+        ["desc"],
+    ]
+
+
+async def test_no_store_reads_telnyx_and_keeps_nothing_of_what_it_read(
+    client: httpx.AsyncClient, simulator: Simulator, alpha: Account
+) -> None:
+    path = f"/v2/messaging_profiles/{profile_id(alpha)}"
+
+    fresh = await client.get(path, headers={"Cache-Control": "no-store"})
+    plain = await client.get(path)
+    alpha.profiles[profile_id(alpha)]["name"] = "Changed at Telnyx"
+    bypass = await client.get(path, headers={"Cache-Control": "max-age=0, No-Store"})
+    cached = await client.get(path)
+
+    assert [r.headers["x-cache"] for r in (fresh, plain, bypass, cached)] == [
+        "MISS",
+        "MISS",  # nothing was kept from the no-store read
+        "MISS",  # the kept entry is not read...
+        "HIT",  # ...nor replaced
+    ]
+    assert [r.json()["data"]["name"] for r in (fresh, plain, bypass, cached)] == [
+        "Alerts",
+        "Alerts",
+        "Changed at Telnyx",
+        "Alerts",
+    ]
+    assert [r.method for r in simulator.requests] == ["GET", "GET", "GET"]

@@ -376,3 +376,25 @@ async def test_one_tenants_id_is_not_found_for_another_asking_at_the_same_moment
     assert (found[0]["data"]["id"], found[1]) == (ours, Outcome.MISS)
     assert isinstance(missing, NotFoundError)
     assert [r.api_key for r in simulator.requests] == [ALPHA_KEY, BETA_KEY]
+
+
+async def test_a_write_that_fails_after_telnyx_may_have_applied_it_still_evicts(
+    service: TelnyxService, simulator: Simulator, alpha: Account
+) -> None:
+    profile_id = profiles_of(alpha)[0]
+    before, _ = await read(service, ALPHA, RetrieveMessagingProfile(id=profile_id))
+    # Telnyx applies the update but its answer is lost: the gateway sees a 503 every time.
+    alpha.profiles[profile_id]["name"] = "Renamed"
+    simulator.faults.fail(503, times=3, method="PATCH")
+
+    with pytest.raises(UpstreamUnavailableError):
+        await service.write(
+            Caller(ALPHA), UpdateMessagingProfile(id=profile_id), {"name": "Renamed"}
+        )
+    after, served = await read(service, ALPHA, RetrieveMessagingProfile(id=profile_id))
+
+    assert (before["data"]["name"], after["data"]["name"], served) == (
+        "Alerts",
+        "Renamed",
+        Outcome.MISS,
+    )

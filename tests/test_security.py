@@ -470,19 +470,23 @@ async def test_a_preflighted_get_runs(client: httpx.AsyncClient, headers: dict[s
 
 
 async def test_a_preflighted_post_of_another_type_passes_csrf_but_is_unsupported(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, simulator: Simulator
 ) -> None:
     response = await client.post(
         "/graphql", content=b"{ x }", headers={"Content-Type": "text/plain", **PREFLIGHT}
     )
     assert response.status_code == 400
     assert response.json() == error("Unsupported content type")
+    assert upstream(simulator) == []
 
 
-async def test_csrf_is_checked_before_the_token(app: Starlette) -> None:
+async def test_csrf_is_checked_before_the_token(app: Starlette, simulator: Simulator) -> None:
     async with client_for(app, token=None) as anonymous:
         response = await anonymous.get("/graphql", params={"query": COUNT})
     assert response.status_code == 400
+    assert response.json() == error(CSRF_MESSAGE)
+    assert "www-authenticate" not in response.headers
+    assert upstream(simulator) == []
 
 
 async def test_mutations_are_never_run_over_get(
@@ -776,16 +780,19 @@ async def test_batching_can_be_turned_off(make_app: MakeApp) -> None:
 
 @pytest.mark.parametrize("body", [b"true", b"5", b'"query"', b"null"])
 async def test_a_body_that_is_not_an_object_is_bad_input(
-    client: httpx.AsyncClient, body: bytes
+    client: httpx.AsyncClient, simulator: Simulator, body: bytes
 ) -> None:
     response = await client.post(
         "/graphql", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
     assert response.json() == error("The request body must be a JSON object, or an array of them.")
+    assert upstream(simulator) == []
 
 
-async def test_deeply_nested_json_is_bad_input(client: httpx.AsyncClient) -> None:
+async def test_deeply_nested_json_is_bad_input(
+    client: httpx.AsyncClient, simulator: Simulator
+) -> None:
     nested = b"[" * 5000 + b"]" * 5000
     by_post = await client.post(
         "/graphql", content=nested, headers={"Content-Type": "application/json"}
@@ -796,6 +803,7 @@ async def test_deeply_nested_json_is_bad_input(client: httpx.AsyncClient) -> Non
     for response in (by_post, by_get):
         assert response.status_code == 400
         assert response.json() == error("Unable to parse request body as JSON")
+    assert upstream(simulator) == []
 
 
 async def test_a_variable_that_does_not_coerce_is_bad_input(

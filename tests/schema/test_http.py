@@ -75,20 +75,31 @@ async def test_graphiql_page_needs_no_token(simulator: Simulator, tenants: Tenan
     assert data.status_code == 401
 
 
-async def test_malformed_json_body(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_body(client: httpx.AsyncClient, simulator: Simulator) -> None:
     response = await client.post(
         "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unable to parse request body as JSON",
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ]
+    }
+    assert upstream(simulator) == []
 
 
-async def test_syntax_errors_are_bad_user_input(client: httpx.AsyncClient) -> None:
+async def test_syntax_errors_are_bad_user_input(
+    client: httpx.AsyncClient, simulator: Simulator
+) -> None:
     response = await client.post("/graphql", json={"query": "{ messagingProfiles { "})
     body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
-    assert body["errors"][0]["message"].startswith("Syntax Error")
+    assert body["errors"][0]["message"] == "Syntax Error: Expected Name, found <EOF>."
+    assert upstream(simulator) == []
 
 
 async def test_introspection_when_enabled(client: httpx.AsyncClient) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis.asyncio as redis
 from pydantic import SecretStr
 
 from gateway.config import Settings
@@ -228,3 +231,63 @@ async def test_without_redis_the_limits_are_kept_locally(redis_url: str) -> None
     finally:
         await buckets.aclose()
         await proxy.cut()
+
+
+async def test_an_outage_is_logged_once_each_way_and_each_tenant_keeps_its_own_local_bucket(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    buckets = redis_buckets(f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}")
+    rate = RateLimit(per_second=0.01, burst=1)
+    caplog.set_level(logging.INFO, logger="gateway.ratelimit")
+    try:
+        assert await buckets.take("acme", rate) == 0.0
+        await proxy.cut()
+        local = [await buckets.take(tenant, rate) for tenant in ("acme", "globex", "acme")]
+        await proxy.restore()
+        assert await buckets.take("globex", rate) == 0.0
+        assert await buckets.take("initech", rate) == 0.0
+    finally:
+        await buckets.aclose()
+        await proxy.cut()
+    assert local[:2] == [0.0, 0.0]
+    assert local[2] > 99.0
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "rate limits are local while redis is unreachable: ConnectionError"),
+        ("INFO", "rate limits are shared through redis again"),
+    ]
+
+
+async def test_a_redis_that_never_answers_falls_back_to_the_local_bucket(redis_url: str) -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # holds the connection open and answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    buckets = RedisBuckets(f"redis://127.0.0.1:{port}/0", fallback=MemoryBuckets(), timeout=0.1)
+    try:
+        assert await buckets.take("acme", RateLimit(per_second=0.01, burst=1)) == 0.0
+    finally:
+        await buckets.aclose()
+        for writer in held:
+            writer.close()
+            await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_buckets_are_kept_in_redis_under_the_gateways_prefix(redis_url: str) -> None:
+    tenant = f"tenant-{uuid.uuid4().hex}"
+    buckets = RedisBuckets(redis_url, fallback=MemoryBuckets())
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert await buckets.take(tenant, RateLimit(per_second=1, burst=2)) == 0.0
+        assert await client.hget(f"telnyx-gateway:ratelimit:{tenant}", "tokens") == b"1"
+    finally:
+        await client.delete(f"telnyx-gateway:ratelimit:{tenant}")
+        await client.aclose()
+        await buckets.aclose()

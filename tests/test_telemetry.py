@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.config import Settings
-from gateway.logs import QUIET_LOGGERS, JsonFormatter, configure_logging
+from gateway.logs import QUIET_LOGGERS, JsonFormatter, LibraryRedaction, configure_logging
 from gateway.telemetry import (
     ServerTelemetry,
     Telemetry,
@@ -89,6 +91,37 @@ def test_a_json_log_line_carries_the_active_span_and_the_records_fields() -> Non
         "trace_id": f"{context.trace_id:032x}",
         "span_id": f"{context.span_id:016x}",
     }
+
+
+def test_a_json_log_line_says_its_time_in_utc_its_error_type_and_any_value_as_text() -> None:
+    try:
+        raise ValueError("not logged")
+    except ValueError:
+        record = logging.LogRecord(
+            "gateway.test", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    record.created = 86400.25
+    record.fields = {"where": PurePosixPath("/srv/tenants.json")}
+
+    assert json.loads(JsonFormatter().format(record)) == {
+        "time": "1970-01-02T00:00:00.250+00:00",
+        "level": "error",
+        "logger": "gateway.test",
+        "message": "failed",
+        "where": "/srv/tenants.json",
+        "error.type": "ValueError",
+    }
+
+
+@pytest.mark.parametrize(
+    ("logger", "kept"),
+    [("gateway", True), ("gateway.rest", True), ("gatewayish", False), ("uvicorn", False)],
+)
+def test_only_the_gateways_own_lines_are_left_unscanned(logger: str, kept: bool) -> None:
+    line = "header authorization: Bearer abc"
+    record = logging.LogRecord(logger, logging.INFO, __file__, 1, line, (), None)
+    assert LibraryRedaction().filter(record) is True
+    assert record.getMessage() == (line if kept else "header authorization: REDACTED")
 
 
 @pytest.fixture

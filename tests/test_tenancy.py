@@ -12,7 +12,15 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.errors import AuthenticationError
-from gateway.tenancy import Rotation, Tenant, TenantRegistry, TenantsFileError, new_token
+from gateway.tenancy import (
+    Rotation,
+    Tenant,
+    TenantRegistry,
+    TenantsFileError,
+    dump_example,
+    key_files,
+    new_token,
+)
 
 TOKEN = "s3cret-token-acme"
 KEY = "KEYacme-telnyx-key"
@@ -210,7 +218,7 @@ def test_a_file_that_is_not_json_says_so_without_echoing_it(tmp_path: Path) -> N
 
 def test_new_token_returns_a_token_and_its_sha256() -> None:
     token, digest = new_token()
-    assert len(token) >= 40
+    assert len(token) == 43  # 32 random bytes, URL-safe base64 without padding
     assert digest == sha(token)
     registry = TenantRegistry(
         [(Tenant("acme", KEY_SECRET), bytes.fromhex(digest))],
@@ -266,3 +274,98 @@ def test_tokens_are_compared_by_whole_digest_in_constant_time_against_every_tena
     digest = hashlib.sha256(TOKEN.encode()).digest()
     # The matching tenant comes first and the other is compared all the same.
     assert compared == [(digest, digest), (hashlib.sha256(b"other").digest(), digest)]
+
+
+def test_every_problem_of_a_file_is_named_in_one_message(tmp_path: Path) -> None:
+    path = write(tmp_path, {"tenants": [{"id": "", "token_sha256": "abc", "telnyx_api_key": KEY}]})
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert str(caught.value) == (
+        f"invalid tenants file {path}: "
+        "tenants.0.id: String should have at least 1 character; "
+        "tenants.0.token_sha256: String should match pattern '^[0-9a-fA-F]{64}$'"
+    )
+
+
+def test_a_file_that_is_not_an_object_says_the_file_is_the_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, [])
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert str(caught.value) == (f"invalid tenants file {path}: file: Input should be an object")
+
+
+def test_a_key_file_that_is_not_text_is_named(tmp_path: Path) -> None:
+    (tmp_path / "acme.key").write_bytes(b"KEY\xff\xfe")
+    path = write(
+        tmp_path,
+        {
+            "tenants": [
+                {"id": "acme", "token_sha256": sha(TOKEN), "telnyx_api_key_file": "acme.key"}
+            ]
+        },
+    )
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert str(caught.value) == (
+        f"invalid tenants file {path}: tenants.0.telnyx_api_key_file: "
+        f"{tmp_path / 'acme.key'} is not UTF-8 text"
+    )
+
+
+def test_an_absolute_key_file_path_is_used_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "acme.key").write_text(KEY)
+    (tmp_path / "config").mkdir()
+    path = write(
+        tmp_path / "config",
+        {
+            "tenants": [
+                {
+                    "id": "acme",
+                    "token_sha256": sha(TOKEN),
+                    "telnyx_api_key_file": str(tmp_path / "secrets" / "acme.key"),
+                }
+            ]
+        },
+    )
+    tenant = TenantRegistry.from_file(path).authenticate(f"Bearer {TOKEN}")
+    assert tenant.telnyx_api_key.get_secret_value() == KEY
+
+
+def test_spaces_between_the_scheme_and_the_token_are_not_part_of_the_token() -> None:
+    registry = TenantRegistry.from_tokens([(Tenant("acme", KEY_SECRET), TOKEN)])
+    assert registry.authenticate(f"Bearer   {TOKEN} ").id == "acme"
+
+
+def test_each_replace_counts_one_version_more() -> None:
+    registry = TenantRegistry.from_tokens([(Tenant("acme", KEY_SECRET), TOKEN)])
+    for _ in range(2):
+        registry.replace(TenantRegistry.from_tokens([(Tenant("acme", KEY_SECRET), TOKEN)]))
+    assert registry.version == 2
+
+
+def test_the_key_files_a_tenants_file_names_are_found_where_loading_reads_them(
+    tmp_path: Path,
+) -> None:
+    document = {
+        "tenants": [
+            {"id": "a", "token_sha256": sha("a"), "telnyx_api_key_file": "keys/a.key"},
+            {"id": "b", "token_sha256": sha("b"), "telnyx_api_key": KEY},
+            {"id": "c", "token_sha256": sha("c"), "telnyx_api_key_file": "/run/c.key"},
+        ]
+    }
+    raw = json.dumps(document).encode()
+    assert key_files(tmp_path / "tenants.json", raw) == [
+        tmp_path / "keys" / "a.key",
+        Path("/run/c.key"),
+    ]
+    assert key_files(tmp_path / "tenants.json", b"{not json") == []
+
+
+def test_the_example_entry_is_a_valid_tenant_but_for_its_key() -> None:
+    assert json.loads(dump_example(sha(TOKEN))) == {
+        "id": "my-tenant",
+        "token_sha256": sha(TOKEN),
+        "telnyx_api_key": "KEY...",
+    }
+    assert dump_example("ab").startswith('{\n  "id": "my-tenant",\n')

@@ -91,6 +91,8 @@ class TenantCache:
         # Bumped by every invalidation of a tenant: a load that began before the bump must
         # not store what it read, or a read right after a write could see the old value.
         self._generation: dict[str, int] = {}
+        # Bumped by every clear of all tenants, for the same reason.
+        self._epoch = 0
 
     def on_invalidate(self, listener: Callable[[str, str, str | None], object]) -> None:
         """Call `listener(tenant, kind, scope)` on every invalidation, so caches built on
@@ -150,7 +152,7 @@ class TenantCache:
                     raise
                 return cast(T, entry.value), Outcome.STALE
 
-        generation = self._generation.get(key.tenant, 0)
+        generation = (self._epoch, self._generation.get(key.tenant, 0))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not bypass:
             self._inflight[key] = future
@@ -177,7 +179,7 @@ class TenantCache:
         self._settle(key, future, value)
         if (
             store
-            and self._generation.get(key.tenant, 0) == generation
+            and (self._epoch, self._generation.get(key.tenant, 0)) == generation
             and outcome is not Outcome.STALE
         ):
             self._store(key, value, ttl, age=age)
@@ -265,7 +267,8 @@ class TenantCache:
         for listener in self._clear_listeners:
             listener(tenant)
         if tenant is None:
-            self._generation = {t: g + 1 for t, g in self._generation.items()}
+            # Every tenant's, also those never invalidated yet (absent from `_generation`).
+            self._epoch += 1
             self._inflight.clear()
         else:
             self._generation[tenant] = self._generation.get(tenant, 0) + 1

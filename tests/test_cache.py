@@ -237,3 +237,98 @@ async def test_a_coalesced_waiter_without_a_kept_value_gets_the_shared_error() -
     results = await asyncio.gather(*readers, return_exceptions=True)
     assert [str(result) for result in results] == ["down", "down"]
     assert [type(result) for result in results] == [UnavailableError] * 2
+
+
+async def test_a_bypassing_reader_neither_joins_nor_is_joined_by_a_load_in_flight() -> None:
+    cache = make(Clock())
+    slow = Loader("before")
+    slow.gate = asyncio.Event()
+    reading = asyncio.create_task(cache.get(KEY, slow, ttl=30))
+    await asyncio.sleep(0)
+    assert await cache.get(KEY, Loader("fresh"), ttl=30, bypass=True) == (
+        "fresh",
+        Outcome.BYPASS,
+    )
+    slow.gate.set()
+    assert await reading == ("before", Outcome.MISS)
+    assert slow.calls == 1
+
+
+async def test_a_load_detached_by_an_invalidation_leaves_the_newer_load_joinable() -> None:
+    cache = make(Clock())
+    old, new = Loader("old"), Loader("new")
+    old.gate, new.gate = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(cache.get(KEY, old, ttl=30))
+    await asyncio.sleep(0)
+    cache.invalidate("acme", "profile", "p1")
+    second = asyncio.create_task(cache.get(KEY, new, ttl=30))
+    await asyncio.sleep(0)
+    old.gate.set()
+    assert await first == ("old", Outcome.MISS)
+    # The old load's end does not detach the newer one: a third reader joins it.
+    third = asyncio.create_task(cache.get(KEY, Loader("unused"), ttl=30))
+    await asyncio.sleep(0)
+    new.gate.set()
+    assert await second == ("new", Outcome.MISS)
+    assert await third == ("new", Outcome.COALESCED)
+
+
+async def test_clearing_one_tenant_keeps_the_others_entries_and_loads() -> None:
+    cache = make(Clock())
+    globex = Key("globex", "profile", "p1")
+    await cache.get(KEY, Loader("acme"), ttl=30)
+    await cache.get(globex, Loader("globex"), ttl=30)
+    slow = Loader("globex slow")
+    slow.gate = asyncio.Event()
+    other = Key("globex", "profile", "p2")
+    loading = asyncio.create_task(cache.get(other, slow, ttl=30))
+    await asyncio.sleep(0)
+    cleared: list[str | None] = []
+    cache.on_clear(cleared.append)
+
+    cache.clear("acme")
+    joined = asyncio.create_task(cache.get(other, Loader("unused"), ttl=30))
+    await asyncio.sleep(0)
+    slow.gate.set()
+
+    assert await cache.get(KEY, Loader("acme again"), ttl=30) == ("acme again", Outcome.MISS)
+    assert await cache.get(globex, Loader("unused"), ttl=30) == ("globex", Outcome.HIT)
+    assert await loading == ("globex slow", Outcome.MISS)
+    assert await joined == ("globex slow", Outcome.COALESCED)
+    assert await cache.get(other, Loader("unused"), ttl=30) == ("globex slow", Outcome.HIT)
+    assert cleared == ["acme"]
+
+
+async def test_clearing_everything_detaches_every_load_and_keeps_none_of_them() -> None:
+    cache = make(Clock())
+    slow = Loader("before the clear")
+    slow.gate = asyncio.Event()
+    reading = asyncio.create_task(cache.get(KEY, slow, ttl=30))
+    await asyncio.sleep(0)
+    cache.clear()
+    after = await cache.get(KEY, Loader("after the clear"), ttl=30)
+    slow.gate.set()
+    assert await reading == ("before the clear", Outcome.MISS)
+    assert after == ("after the clear", Outcome.MISS)
+    assert await cache.get(KEY, Loader("unused"), ttl=30) == ("after the clear", Outcome.HIT)
+    assert len(cache) == 1
+
+
+async def test_invalidation_listeners_hear_the_tenant_kind_and_scope() -> None:
+    cache = make(Clock())
+    heard: list[tuple[str, str, str | None]] = []
+    cache.on_invalidate(lambda tenant, kind, scope: heard.append((tenant, kind, scope)))
+    cache.invalidate("acme", "profile", "p1")
+    cache.invalidate("acme", "profiles")
+    assert heard == [("acme", "profile", "p1"), ("acme", "profiles", None)]
+
+
+async def test_the_invalidation_index_holds_only_kept_entries() -> None:
+    cache = make(Clock(), max_entries=2)
+    for scope in ("a", "b", "c"):
+        await cache.get(Key("acme", "profile", scope), Loader(scope), ttl=30)
+    assert cache._kinds == {
+        ("acme", "profile"): {Key("acme", "profile", "b"), Key("acme", "profile", "c")}
+    }
+    assert cache.invalidate("acme", "profile") == 2
+    assert cache._kinds == {}

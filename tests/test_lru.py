@@ -124,3 +124,14 @@ def test_the_weight_of_an_entry_covers_what_keeping_it_costs(size: int) -> None:
     assert lru.used >= used
     # ...and not wildly more: within the overhead of one entry each.
     assert lru.used - used < count * ENTRY_OVERHEAD
+
+
+def test_what_a_store_holds_is_visible_by_key_and_by_tenant() -> None:
+    lru = store(total=1000, tenant=1000)
+    lru.put("a1", "one", tenant="alpha", size=100)
+    lru.put("b1", "two", tenant="beta", size=100)
+
+    assert ("a1" in lru, "b1" in lru, "a2" in lru) == (True, True, False)
+    assert list(lru.items("alpha")) == [("a1", "one")]
+    assert list(lru.items("gamma")) == []
+    assert lru.tenant_bytes("gamma") == 0

@@ -644,3 +644,69 @@ def test_a_cap_judges_entries_by_their_oldest_read() -> None:
     assert cache.get(k, max_age=10.5) == b"{}"
     assert cache.get(k, max_age=10.0) is None
     assert cache.get(k) == b"{}"
+
+
+def test_every_invalidation_and_clear_outdates_the_answers_being_built() -> None:
+    clock = Clock()
+    cache = sized(10, clock)
+    reads: list[tuple[str, str | None]] = [("short_codes", None)]
+
+    def put(k: ResponseKey, generation: tuple[int, int]) -> bool:
+        return cache.put(
+            k, b"{}", reads=reads, read_at=clock.now, fresh_until=200.0, generation=generation
+        )
+
+    outdated = {}
+    for change in ("invalidate", "clear the tenant", "clear everyone"):
+        for _ in range(2):  # the second change outdates what began after the first
+            began = cache.generation("alpha")
+            other = cache.generation("beta")
+            if change == "invalidate":
+                cache.invalidate("alpha", "short_codes", None)
+            else:
+                cache.clear("alpha" if change == "clear the tenant" else None)
+        outdated[change] = (not put(key("alpha"), began), not put(key("beta"), other))
+    assert outdated == {
+        "invalidate": (True, False),
+        "clear the tenant": (True, False),
+        "clear everyone": (True, True),
+    }
+
+
+def test_clearing_one_tenant_keeps_the_others_answers() -> None:
+    clock = Clock()
+    cache = sized(10, clock)
+    for tenant in ("alpha", "beta"):
+        cache.put(
+            key(tenant),
+            tenant.encode(),
+            reads=[("short_codes", None)],
+            read_at=clock.now,
+            fresh_until=200.0,
+            generation=cache.generation(tenant),
+        )
+    cache.clear("alpha")
+    assert (cache.get(key("alpha")), cache.get(key("beta"))) == (None, b"beta")
+
+
+def test_the_invalidation_index_holds_only_what_is_kept() -> None:
+    clock = Clock()
+    cache = sized(2, clock)
+    keys = [key(variables={"n": n}) for n in range(4)]
+    for k in keys:
+        cache.put(
+            k,
+            b"{}",
+            reads=[("short_codes", None), ("messaging_profiles", None)],
+            read_at=clock.now,
+            fresh_until=200.0,
+            generation=cache.generation("alpha"),
+        )
+    kept = {k for k in keys if cache.get(k) is not None}
+    assert 0 < len(kept) < len(keys)
+    assert cache._kinds == {
+        ("alpha", "short_codes"): kept,
+        ("alpha", "messaging_profiles"): kept,
+    }
+    cache.clear()
+    assert cache._kinds == {}

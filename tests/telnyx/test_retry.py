@@ -210,6 +210,7 @@ def test_backoff_formula_bounds() -> None:
         ({"retry-after-ms": "1500", "retry-after": "7"}, 1.5),
         ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),
         ({"retry-after": "2.5"}, 2.5),
+        ({"retry-after-ms": "200"}, 0.2),  # under a second, as asked
         ({"retry-after": "60"}, 60.0),
         ({"retry-after": "61"}, 0.5),
         ({"retry-after": "0"}, 0.5),

@@ -5,7 +5,7 @@ NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock bench bench-transport bench-reload bench-servers clean web node-tools
+.PHONY: run test lint typecheck contracts pytest schema lock mutate bench bench-transport bench-reload bench-servers clean web node-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,15 @@ GRAPHQL_SUITE := tests/schema tests/test_security.py tests/test_paths.py tests/t
 pytest: $(VENV)/.dev web node-tools
 	$(BIN)/python -m pytest
 	GATEWAY_SPEEDUPS=false $(BIN)/python -m pytest -q $(GRAPHQL_SUITE)
+
+# Mutation testing of the modules where a slip is a security or correctness incident
+# (docs/mutation.md), not part of `make test`. Results are kept in mutants/ and a later run
+# only tries what changed; `make mutate MUTATE=gateway.cache` runs one module's mutants again.
+# Two workers (the machine is shared); a test that hangs under a mutant fails after 15 s.
+MUTATE ?=
+mutate: $(VENV)/.dev web
+	PYTEST_ADDOPTS="--timeout=15" $(BIN)/mutmut run --max-children 2 $(if $(MUTATE),"$(MUTATE).*")
+	$(BIN)/python scripts/mutation_score.py
 
 schema: $(VENV)/.runtime
 	$(BIN)/python -m gateway export-schema > schema/schema.graphql

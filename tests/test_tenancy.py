@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from gateway.errors import AuthenticationError
 from gateway.tenancy import (
+    MAX_KEY_FILE_BYTES,
     Rotation,
     Tenant,
     TenantRegistry,
@@ -369,3 +370,24 @@ def test_the_example_entry_is_a_valid_tenant_but_for_its_key() -> None:
         "telnyx_api_key": "KEY...",
     }
     assert dump_example("ab").startswith('{\n  "id": "my-tenant",\n')
+
+
+def test_a_key_file_of_exactly_the_bound_is_read_and_an_endless_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "full.key").write_bytes(b"K" * MAX_KEY_FILE_BYTES)
+    entries = [
+        {"id": "full", "token_sha256": sha("full"), "telnyx_api_key_file": "full.key"},
+        {"id": "endless", "token_sha256": sha("endless"), "telnyx_api_key_file": "/dev/zero"},
+    ]
+    full = TenantRegistry.from_file(write(tmp_path, {"tenants": entries[:1]}))
+    assert len(full.authenticate("Bearer full").telnyx_api_key.get_secret_value()) == (
+        MAX_KEY_FILE_BYTES
+    )
+    path = write(tmp_path, {"tenants": entries[1:]})
+    with pytest.raises(TenantsFileError) as caught:
+        TenantRegistry.from_file(path)
+    assert str(caught.value) == (
+        f"invalid tenants file {path}: tenants.0.telnyx_api_key_file: "
+        f"key file /dev/zero is larger than {MAX_KEY_FILE_BYTES} bytes"
+    )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
 
 from gateway.cache import Outcome, TenantCache
@@ -398,3 +402,43 @@ async def test_a_write_that_fails_after_telnyx_may_have_applied_it_still_evicts(
         "Renamed",
         Outcome.MISS,
     )
+
+
+async def test_a_write_is_one_span_and_tells_the_other_replicas_what_it_evicted(
+    upstream: Lagging, alpha: Account
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    published: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    async def publish(tenant: str, evicted: Sequence[tuple[str, str | None]]) -> None:
+        published.append((tenant, list(evicted)))
+
+    profile_id = profiles_of(alpha)[0]
+    async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
+        service = TelnyxService(
+            TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0),
+            TenantCache(max_bytes=2**20, tenant_max_bytes=2**20, stale_window=0, weigh=weigh_read),
+            tracer_provider=provider,
+            publish=publish,
+        )
+        await service.write(Caller(ALPHA), UpdateMessagingProfile(id=profile_id), {"name": "X"})
+
+    (span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("telnyx.")]
+    assert (span.name, span.kind, dict(span.attributes or {})) == (
+        "telnyx.update_messaging_profile",
+        SpanKind.INTERNAL,
+        {"telnyx.operation": "update_messaging_profile", "gateway.tenant.id": "alpha"},
+    )
+    assert published == [
+        (
+            "alpha",
+            [
+                ("retrieve_messaging_profile", profile_id),
+                ("list_messaging_profiles", None),
+                ("retrieve_messaging_profile_metrics", profile_id),
+                ("list_messaging_profile_metrics", None),
+            ],
+        )
+    ]

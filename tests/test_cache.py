@@ -332,3 +332,34 @@ async def test_the_invalidation_index_holds_only_kept_entries() -> None:
     }
     assert cache.invalidate("acme", "profile") == 2
     assert cache._kinds == {}
+
+
+@pytest.mark.parametrize("change", ["invalidate", "clear the tenant", "clear everyone"])
+async def test_a_second_change_outdates_a_load_begun_after_the_first(change: str) -> None:
+    cache = make(Clock())
+
+    def apply() -> None:
+        if change == "invalidate":
+            cache.invalidate("acme", "profile", "p1")
+        else:
+            cache.clear("acme" if change == "clear the tenant" else None)
+
+    apply()
+    slow = Loader("between the changes")
+    slow.gate = asyncio.Event()
+    reading = asyncio.create_task(cache.get(KEY, slow, ttl=30))
+    await asyncio.sleep(0)
+    apply()
+    slow.gate.set()
+    assert await reading == ("between the changes", Outcome.MISS)
+    assert await cache.get(KEY, Loader("after"), ttl=30) == ("after", Outcome.MISS)
+
+
+async def test_what_each_tenant_keeps_is_counted_in_bytes() -> None:
+    cache = make(Clock())
+    await cache.get(KEY, Loader("v"), ttl=30)
+    assert (cache.tenant_bytes("acme"), cache.tenant_bytes("globex"), cache.used_bytes) == (
+        ENTRY,
+        0,
+        ENTRY,
+    )

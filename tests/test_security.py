@@ -435,6 +435,7 @@ async def test_keys_and_tokens_never_appear_in_any_output(
         {},
         {"Content-Type": "text/plain"},
         {"Content-Type": "text/plain; charset=utf-8"},
+        {"Content-Type": "text/plain; charset=utf-8; format=flowed"},
         {"Content-Type": "application/x-www-form-urlencoded"},
         {"Content-Type": "Multipart/Form-Data; boundary=x"},
         {"X-Apollo-Operation-Name": ""},

@@ -96,7 +96,7 @@ async def test_a_stale_serve_logs_a_warning_on_the_operations_span(
     assert warning == {
         "level": "warning",
         "logger": "gateway.telnyx.service",
-        "message": "telnyx.list_messaging_profiles served stale: Telnyx unavailable",
+        "message": "telnyx.list_messaging_profiles served stale: Telnyx unavailable or the account's budget spent",
         "trace_id": f"{internal.context.trace_id:032x}",
         "span_id": f"{internal.context.span_id:016x}",
         "telnyx.operation": "list_messaging_profiles",

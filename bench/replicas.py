@@ -2,7 +2,8 @@
 hit, and the stall when a lease's holder dies.
 
     .venv/bin/python -m bench.replicas [--duration S] [--ttl S] [--cost S] [--kills N]
-                                       [--redis URL] [--markdown]
+                                       [--restart-seconds S] [--only PHASE]... [--redis URL]
+                                       [--markdown]
 
 Starts Redis (`redis-server` from PATH on a free port, unless `--redis` names one), the
 simulator (20 ms latency, seeded as `bench.run` seeds it), an OTLP sink and three gateways
@@ -23,6 +24,12 @@ simulator (20 ms latency, seeded as `bench.run` seeds it), an OTLP sink and thre
   the holder is killed (SIGKILL); the stall is the time from the kill to the second
   replica's answer (it takes the lease once the dead holder's expires, within a second,
   and calls Telnyx itself: 20 ms).
+- **Redis restarted** (`bench.restart`, with a Redis of its own only): for
+  `--restart-seconds`, reads and renames spread over three fresh replicas while Redis is
+  killed and started again; every answer must be a success and, afterwards, every replica
+  must show each profile's last written name, cached or not.
+
+`--only calls|cost|kills|restart` (repeatable) runs just those phases.
 """
 
 from __future__ import annotations
@@ -32,12 +39,10 @@ import asyncio
 import contextlib
 import itertools
 import random
-import shutil
 import signal
-import subprocess
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,52 +53,13 @@ import uvloop
 
 from bench import stack
 from bench.load import Sample, drive, fetch
+from bench.restart import Restart, figures, own_redis, restart
 
 T = TypeVar("T")
 LATENCY = 0.02
 WORKERS = 12
 PREFIX = "telnyx-gateway:l2"
-
-
-@contextlib.contextmanager
-def own_redis(workdir: Path) -> Iterator[str]:
-    """A Redis of the benchmark's own on a free port, stopped afterwards."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("no redis-server on PATH: install one, or pass --redis URL")
-    port = stack.free_port()
-    with (workdir / "redis.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603  -- redis-server from PATH, fixed arguments
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
+PHASES = ("calls", "cost", "kills", "restart")
 
 
 @dataclass
@@ -123,6 +89,7 @@ class Results:
     spreads: list[Spread]
     costs: list[Cost]
     stalls: list[float]
+    restart: Restart | None = None
 
 
 def distinct_reads(ids: list[str]) -> list[str]:
@@ -223,10 +190,12 @@ def on_uvloop(work: Coroutine[Any, Any, T]) -> T:
 
 
 def run(args: argparse.Namespace) -> Results:
+    phases = set(args.only or PHASES)
     with tempfile.TemporaryDirectory(prefix="gateway-replicas-") as workdir_name:
         workdir = Path(workdir_name)
         with contextlib.ExitStack() as resources:
-            redis_url = args.redis or resources.enter_context(own_redis(workdir))
+            own = None if args.redis else resources.enter_context(own_redis(workdir))
+            redis_url = args.redis if own is None else own.url
             processes = resources.enter_context(stack.running(workdir))
             simulator = stack.start_simulator(processes, LATENCY)
             ids = stack.seed(simulator)
@@ -242,11 +211,11 @@ def run(args: argparse.Namespace) -> Results:
                 env = {"GATEWAY_REDIS_URL": redis_url, **ttls, **extra}
                 return stack.start_gateway(processes, simulator, sink, token, env, name=name)
 
-            spreads = []
-            for shared in (False, True):
+            results = Results([], [], [])
+            for shared in (False, True) if "calls" in phases else ():
                 flag = {"GATEWAY_CACHE_SHARED": str(shared).lower()}
                 fleet = [replica(f"{'on' if shared else 'off'}-{n}", **flag) for n in range(3)]
-                spreads.append(
+                results.spreads.append(
                     on_uvloop(spread(fleet, simulator, reads, token, args, shared=shared))
                 )
                 for server in fleet:
@@ -254,19 +223,29 @@ def run(args: argparse.Namespace) -> Results:
 
             path = f"/v2/messaging_profiles/{ids[0]}"
             long_ttl = {f"GATEWAY_CACHE_TTL_{f}": "3600" for f in ("PROFILES",)}
-            l1 = replica("l1", **long_ttl)
-            l2 = replica("l2", **long_ttl, GATEWAY_CACHE_MAX_BYTES="0")
-            costs = []
-            for _ in range(2):  # two passes each, alternating
-                costs.append(on_uvloop(cost("L1 hit", l1, path, token, args.cost / 2)))
-                costs.append(on_uvloop(cost("L2 hit", l2, path, token, args.cost / 2)))
+            if phases & {"cost", "kills"}:
+                l1 = replica("l1", **long_ttl)
+            if "cost" in phases:
+                l2 = replica("l2", **long_ttl, GATEWAY_CACHE_MAX_BYTES="0")
+                costs = []
+                for _ in range(2):  # two passes each, alternating
+                    costs.append(on_uvloop(cost("L1 hit", l1, path, token, args.cost / 2)))
+                    costs.append(on_uvloop(cost("L2 hit", l2, path, token, args.cost / 2)))
+                results.costs = merge(costs)
 
-            stalls = []
-            for n in range(args.kills):
+            for n in range(args.kills if "kills" in phases else 0):
                 holder = replica(f"holder-{n}")
                 cold = f"/v2/messaging_profiles?page[number]={n + 1}&page[size]=1"
-                stalls.append(on_uvloop(stall(holder, l1, simulator, cold, token, redis_url)))
-            return Results(spreads, merge(costs), stalls)
+                results.stalls.append(
+                    on_uvloop(stall(holder, l1, simulator, cold, token, redis_url))
+                )
+
+            if "restart" in phases and own is not None:  # only a Redis of its own is killed
+                fleet = [replica(f"restart-{n}") for n in range(3)]
+                results.restart = on_uvloop(
+                    restart(fleet, simulator, own, ids, token, args.restart_seconds)
+                )
+            return results
 
 
 def merge(costs: list[Cost]) -> list[Cost]:
@@ -289,7 +268,8 @@ def table(header: list[str], rows: list[list[str]], *, markdown: bool) -> list[s
     ]
 
 
-def report(results: Results, *, markdown: bool) -> str:
+def report(results: Results, seconds: float, *, markdown: bool) -> str:
+    """Each phase's figures; `seconds` is the restart phase's length."""
     spreads = [
         [
             "on" if s.shared else "off",
@@ -312,30 +292,19 @@ def report(results: Results, *, markdown: bool) -> str:
         for c in results.costs
     ]
     stalls = ", ".join(f"{s * 1000:.0f} ms" for s in results.stalls)
-    return "\n".join(
-        [
-            *table(
-                [
-                    "shared tier",
-                    "reads/s",
-                    "errors",
-                    "distinct reads",
-                    "upstream calls",
-                    "calls/read/TTL",
-                ],
-                spreads,
-                markdown=markdown,
-            ),
-            "",
-            *table(
-                ["hit", "reads", "p50 ms", "p99 ms", "gateway CPU ms/read"],
-                costs,
-                markdown=markdown,
-            ),
-            "",
-            f"lease holder killed: the waiting replica answered {stalls} after the kill",
-        ]
-    )
+    parts: list[list[str]] = []
+    if spreads:
+        header = ["shared tier", "reads/s", "errors", "distinct reads", "upstream calls"]
+        parts.append(table([*header, "calls/read/TTL"], spreads, markdown=markdown))
+    if costs:
+        header = ["hit", "reads", "p50 ms", "p99 ms", "gateway CPU ms/read"]
+        parts.append(table(header, costs, markdown=markdown))
+    if stalls:
+        parts.append([f"lease holder killed: the waiting replica answered {stalls} after the kill"])
+    if results.restart is not None:
+        header, row, notes = figures(results.restart, seconds)
+        parts.append([*table(header, [row], markdown=markdown), "", *notes])
+    return "\n\n".join("\n".join(part) for part in parts)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -347,10 +316,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ttl", type=float, default=5.0, help="every GATEWAY_CACHE_TTL_*")
     parser.add_argument("--cost", type=float, default=10.0, help="seconds per hit kind")
     parser.add_argument("--kills", type=int, default=3, help="lease holders killed")
-    parser.add_argument("--redis", help="a Redis to use instead of starting one")
+    parser.add_argument(
+        "--restart-seconds",
+        type=float,
+        default=20.0,
+        help="seconds of reads and writes while Redis is killed and restarted",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PHASES,
+        help="run this phase (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--redis", help="a Redis to use instead of starting one (no restart phase then)"
+    )
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     args = parser.parse_args(argv)
-    if min(args.duration, args.ttl, args.cost) <= 0 or args.kills < 0:
+    if min(args.duration, args.ttl, args.cost, args.restart_seconds) <= 0 or args.kills < 0:
         parser.error("durations must be positive")
     return args
 
@@ -360,10 +343,11 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     results = run(args)
     print(
-        f"3 replicas, {args.duration:g} s of mixed reads each way, TTL {args.ttl:g} s, "
-        f"{WORKERS} workers; {time.monotonic() - started:.0f} s in all"
+        f"3 replicas, phases {', '.join(args.only or PHASES)}; {args.duration:g} s of mixed "
+        f"reads each way, TTL {args.ttl:g} s, {WORKERS} workers; "
+        f"{time.monotonic() - started:.0f} s in all"
     )
-    print(report(results, markdown=args.markdown))
+    print(report(results, args.restart_seconds, markdown=args.markdown))
 
 
 if __name__ == "__main__":

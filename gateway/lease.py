@@ -172,12 +172,18 @@ class SharedTier:
         """Make the shared entries of the targets misses; while Redis is away, remember to
         drop the tenant's whole shared tier when it returns."""
         try:
-            await self._flush()
+            # Tried even while reads leave Redis alone after a failure: if it is back, the
+            # other replicas must not be left the old value to share.
+            await self._flush(now=True)
             await self.shelf.invalidate(tenant, targets)
         except Unavailable:
             self._pending.add(tenant)
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, now: bool = False) -> None:
+        """Bump the epoch of each tenant whose invalidation was lost; unless `now`, not while
+        reads leave Redis alone (`Unavailable` then, as the read's own call would be)."""
+        if self._pending and not (now or self.shelf.up):
+            raise Unavailable
         for tenant in list(self._pending):
             await self.shelf.invalidate(tenant, ())
             self._pending.discard(tenant)
@@ -186,7 +192,7 @@ class SharedTier:
         """Drop what the invalidations lost while Redis was away made unsafe (called when
         Redis is back)."""
         with contextlib.suppress(Unavailable):
-            await self._flush()
+            await self._flush(now=True)
 
     async def aclose(self) -> None:
         for task in list(self._background):

@@ -184,8 +184,10 @@ class Unavailable(Exception):  # noqa: N818  -- a signal inside this package, no
 class Shelf:
     """The Redis side of the shared tier: one script per call, each within `timeout`.
 
-    After a failure Redis is left alone for `retry_delay` seconds (every call raises
-    `Unavailable` at once), so that an outage costs one timeout, not one per read.
+    After a failure Redis is left alone for `retry_delay` seconds (every read's call raises
+    `Unavailable` at once), so that an outage costs one timeout, not one per read. An
+    invalidation is tried all the same: Redis may be back, and a write it misses leaves the
+    other replicas its old value to share.
     """
 
     def __init__(
@@ -228,8 +230,15 @@ class Shelf:
     ) -> Place:
         return Place.of(self.prefix, tenant, kind, scope, params, account)
 
-    async def _run(self, script: object, keys: Sequence[str], args: Sequence[object]) -> object:
-        if not self.up:
+    async def _run(
+        self,
+        script: object,
+        keys: Sequence[str],
+        args: Sequence[object],
+        *,
+        rested: bool = True,
+    ) -> object:
+        if rested and not self.up:
             raise Unavailable
         try:
             # socket_timeout bounds each read; this bounds the whole call (connect included).
@@ -319,7 +328,7 @@ class Shelf:
         base = f"{self.prefix}:{{{tenant}}}"
         keys = [f"{base}:t", *(f"{base}:v:{kind}" for kind, _ in targets)]
         fields = ["*" if scope is None else digest(scope) for _, scope in targets]
-        await self._run(self._invalidate, keys, (self.horizon_ms, *fields))
+        await self._run(self._invalidate, keys, (self.horizon_ms, *fields), rested=False)
 
     async def aclose(self) -> None:
         await self._client.aclose()

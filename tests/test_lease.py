@@ -319,6 +319,28 @@ async def test_a_write_made_while_redis_was_away_evicts_the_shared_tier_when_it_
     await proxy.cut()
 
 
+async def test_a_write_right_after_redis_returns_evicts_the_shared_entry_for_every_replica(
+    make: Make, redis_url: str
+) -> None:
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    writer = make(url=f"redis://127.0.0.1:{proxy.port}/0")
+    reader = make()
+    await proxy.cut()
+    # The writer's read fails: it leaves Redis alone for its reads for a second.
+    assert await get(writer, OTHER_SCOPE, Loads()) == ("v1", Outcome.MISS)
+    await proxy.restore()
+    assert await get(reader, KEY, Loads("v1")) == ("v1", Outcome.MISS)
+    # Within that second, a write on the writer; its news reaches the reader.
+    await writer.invalidate_shared("alpha", (("retrieve_thing", "t1"),))
+    writer.invalidate("alpha", "retrieve_thing", "t1")
+    reader.invalidate("alpha", "retrieve_thing", "t1")
+    assert await get(reader, KEY, Loads("v2")) == ("v2", Outcome.MISS)
+    assert await get(make(), KEY, Loads("v3")) == ("v2", Outcome.SHARED)
+    await proxy.cut()
+
+
 async def test_a_read_that_asks_for_fresh_data_neither_waits_nor_reads_the_shared_tier(
     make: Make,
 ) -> None:

@@ -341,6 +341,26 @@ async def test_a_write_right_after_redis_returns_evicts_the_shared_entry_for_eve
     await proxy.cut()
 
 
+async def test_reads_still_leave_redis_alone_for_a_second_after_a_write_failed_to_reach_it(
+    make: Make, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    writer = make(url=f"redis://127.0.0.1:{proxy.port}/0")
+    await proxy.cut()
+    await writer.invalidate_shared("alpha", (("retrieve_thing", "t1"),))
+    assert await get(writer, KEY, Loads()) == ("v1", Outcome.MISS)
+    # One failure, the write's: the read did not try Redis (nor the write's pending bump).
+    assert [r.levelname for r in caplog.records if r.name == "gateway.tier"] == ["WARNING"]
+    assert recording(writer).states == []
+    await proxy.restore()
+    await asyncio.sleep(1.1)
+    assert await get(writer, OTHER_SCOPE, Loads()) == ("v1", Outcome.MISS)
+    assert recording(writer).states == ["lease"]
+    await proxy.cut()
+
+
 async def test_a_read_that_asks_for_fresh_data_neither_waits_nor_reads_the_shared_tier(
     make: Make,
 ) -> None:

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 
+from gateway.lru import weight
 from gateway.responses import ResponseCache, ResponseKey
 from gateway.simulator import Account, Simulator
 from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, GATEWAY_URL, MakeApp, client_for
@@ -23,6 +24,7 @@ from tests.schema.conftest import codes, gql, upstream
 
 PROFILE = "query($id: ID!) { messagingProfile(id: $id) { name } }"
 NAMES = "{ messagingProfiles { edges { node { name } } } }"
+COUNT = "{ messagingProfiles { totalCount } }"
 TWO_OPERATIONS = """query Names { messagingProfiles { edges { node { name } } } }
 query Count { messagingProfiles { totalCount } }"""
 RENAME = """mutation($id: ID!, $name: String!) {
@@ -162,6 +164,36 @@ async def test_an_operation_named_by_its_hash_is_served_from_the_cache(
     by_hash = await post(client, {"extensions": apq})
     assert executed(spans) == 1
     assert by_hash.content == registered.content.replace(b'"cached":false', b'"cached":true')
+
+
+async def test_a_registration_answered_from_the_cache_registers_the_document_again(
+    make_app: MakeApp, spans: InMemorySpanExporter
+) -> None:
+    def apq(query: str) -> dict[str, Any]:
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+    def kept(query: str) -> int:
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        return weight(query, ("alpha", digest), digest)
+
+    # Room for either document's registration, not for both.
+    app = make_app(apq_tenant_cache_bytes=kept(NAMES) + kept(COUNT) - 1)
+    async with client_for(app) as client:
+        await post(client, {"query": NAMES, "extensions": apq(NAMES)})
+        await post(client, {"query": COUNT, "extensions": apq(COUNT)})  # NAMES goes
+        forgotten = await post(client, {"extensions": apq(NAMES)})
+        # The client sends the document again, as APQ clients do; its answer is kept.
+        again = await post(client, {"query": NAMES, "extensions": apq(NAMES)})
+        fresh = await post(
+            client, {"extensions": apq(NAMES)}, headers={"Cache-Control": "no-cache"}
+        )
+
+    assert codes(forgotten.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert again.headers["x-cache"] == "HIT"
+    assert executed(spans) == 3  # NAMES, COUNT, and NAMES by its hash alone, registered again
+    assert "errors" not in fresh.json()
+    assert fresh.json()["data"] == again.json()["data"]
 
 
 # --- what is never kept ----------------------------------------------------------------

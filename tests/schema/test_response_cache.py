@@ -220,6 +220,24 @@ async def test_responses_with_errors_are_not_kept(
     assert len(app.state.responses) == 0
 
 
+async def test_partial_answers_with_errors_are_not_kept(
+    app: Starlette, client: httpx.AsyncClient, alpha: Account, spans: InMemorySpanExporter
+) -> None:
+    query = """query($found: ID!, $missing: ID!) {
+      found: messagingProfile(id: $found) { name }
+      missing: messagingProfile(id: $missing) { name } }"""
+    found = next(iter(alpha.profiles))
+    variables = {"found": found, "missing": "00000000-0000-4000-8000-000000000000"}
+    answers = [(await post(client, {"query": query, "variables": variables})).json() for _ in "ab"]
+
+    # Both times the error is there beside the data: a kept answer would have lost it.
+    for answer in answers:
+        assert answer["data"] == {"found": {"name": alpha.profiles[found]["name"]}, "missing": None}
+        assert codes(answer) == ["NOT_FOUND"]
+    assert executed(spans) == 2
+    assert len(app.state.responses) == 0
+
+
 async def test_responses_with_stale_reads_are_not_kept(
     make_app: MakeApp, simulator: Simulator, spans: InMemorySpanExporter
 ) -> None:

@@ -197,3 +197,81 @@ async def test_hostile_ids_on_the_graphql_face_are_bad_input_and_never_sent(
     }
     assert {error["extensions"].get("field") for _, _, error in answers} == {"id"}
     assert list(simulator.requests) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "malformed", "message"),
+    [
+        ("messagingProfile", "abc", "id: must be a messaging profile id (a UUID)"),
+        (
+            "shortCode",
+            "4001766f-3a3f-4e2a-9b54-0d2a9a0c1f3g",
+            "id: must be a short code id (a UUID)",
+        ),
+        (
+            "phoneNumber",
+            "+1555 0100",
+            "id: must be a phone number's numeric id or the number in +E.164",
+        ),
+        # A number with more after it: the whole id must be one.
+        (
+            "phoneNumber",
+            "15550100+",
+            "id: must be a phone number's numeric id or the number in +E.164",
+        ),
+    ],
+)
+async def test_a_malformed_id_is_refused_with_what_the_id_must_be(
+    gateway: Starlette, simulator: Simulator, field: str, malformed: str, message: str
+) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway),
+        base_url=GATEWAY_URL,
+        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
+    ) as client:
+        response = await client.post(
+            "/graphql", json={"query": ID_QUERIES[field], "variables": {"id": malformed}}
+        )
+
+    assert response.json()["errors"] == [
+        {
+            "message": message,
+            "locations": [{"line": 1, "column": 19}],
+            "path": [field],
+            "extensions": {"code": "BAD_USER_INPUT", "field": "id"},
+        }
+    ]
+    assert list(simulator.requests) == []
+
+
+async def test_ids_of_each_kind_telnyx_uses_are_read(
+    gateway: Starlette, simulator: Simulator
+) -> None:
+    """A profile's UUID in either case, a number by its numeric id and by E.164 with and
+    without '+': each reaches Telnyx (which answers 404 for the ones it does not have)."""
+    account = simulator.account(ALPHA_KEY)
+    profile = next(iter(account.profiles))
+    ids = [
+        ("messagingProfile", profile),
+        ("messagingProfile", profile.upper()),
+        ("phoneNumber", "1293384261075731499"),
+        ("phoneNumber", "+15550100"),
+        ("phoneNumber", "15550100"),
+    ]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway),
+        base_url=GATEWAY_URL,
+        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
+    ) as client:
+        for field, id_ in ids:
+            await client.post(
+                "/graphql", json={"query": ID_QUERIES[field], "variables": {"id": id_}}
+            )
+
+    assert [record.path for record in simulator.requests] == [
+        f"/v2/messaging_profiles/{profile}",
+        f"/v2/messaging_profiles/{profile.upper()}",
+        "/v2/phone_numbers/1293384261075731499/messaging",
+        "/v2/phone_numbers/+15550100/messaging",
+        "/v2/phone_numbers/15550100/messaging",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ from gateway.simulator import Simulator
 from gateway.tier import PREFIX
 from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, MakeApp, client_for, scrape
 from tests.observability.test_logs_and_metrics import samples
+from tests.test_coherence import eventually
 
 
 @pytest.fixture
@@ -144,3 +146,31 @@ def test_the_shared_tier_is_on_with_redis_unless_turned_off(
     assert make_app(redis_url=redis_url, cache_shared=False).state.cache.shared is None
     assert make_app(cache_shared=True).state.cache.shared is None  # no Redis to share
     assert make_app(redis_url=redis_url).state.cache.shared is not None
+
+
+async def test_a_reader_waiting_on_another_replicas_failing_read_gets_its_failure(
+    make_app: MakeApp, simulator: Simulator, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    """B asks while A's read is failing (Telnyx answers 503 and A retries): B waits on A's
+    lease rather than calling Telnyx too, and is told A's read failed."""
+    a, b = replicas = [make_app(redis_url=redis_url) for _ in range(2)]
+    profile_id = next(iter(simulator.account(ALPHA_KEY).profiles))
+    path = f"/v2/messaging_profiles/{profile_id}"
+    simulator.faults.fail(503, times=3, path=path)
+    query = "query($id: ID!) { messagingProfile(id: $id) { id } }"
+    async with serving(replicas), client_for(a) as on_a, client_for(b) as on_b:
+        first = asyncio.create_task(on_a.get(path))
+        await eventually(lambda: bool(simulator.requests))  # A holds the lease, to retry
+        second = await on_b.post("/graphql", json={"query": query, "variables": {"id": profile_id}})
+        on_a_answer = await first
+
+    assert on_a_answer.status_code == 503
+    assert second.json()["errors"] == [
+        {
+            "message": "Telnyx retrieve_messaging_profile: Telnyx failed this read on another replica",
+            "locations": [{"line": 1, "column": 19}],
+            "path": ["messagingProfile"],
+            "extensions": {"code": "UPSTREAM_UNAVAILABLE"},
+        }
+    ]
+    assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 3

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from gateway.cache import TenantCache
-from gateway.lru import TenantLRU, weight
+from gateway.lru import TenantLRU, compact, weight
 
 # An upstream read, as the upstream cache names it: (kind, scope).
 Read = tuple[str, str | None]
@@ -47,7 +47,8 @@ class ResponseKey:
             canonical = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:  # e.g. an integer past 64 bits
             return None
-        return cls(tenant, hashlib.sha256(document.encode()).hexdigest(), canonical, operation)
+        digest = hashlib.sha256(document.encode()).hexdigest()
+        return cls(tenant, digest, compact(canonical), operation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +61,6 @@ class _Stored:
     def read(self, kind: str, scope: str | None) -> bool:
         """Whether an invalidation of (kind, scope) reaches this response (as in TenantCache)."""
         return any(k == kind and (scope is None or s == scope) for k, s in self.reads)
-
-
-def _weight(key: ResponseKey, stored: _Stored) -> int:
-    return weight(
-        stored,
-        stored.body,
-        stored.reads,
-        *stored.reads,
-        *(part for read in stored.reads for part in read),
-        key,
-        key.document,
-        key.variables,
-    )
 
 
 class ResponseCache:
@@ -150,9 +138,9 @@ class ResponseCache:
         if not reads or fresh_until <= self._clock() or generation != self.generation(key.tenant):
             self._entries.pop(key)
             return False
-        stored = _Stored(body, reads, read_at, fresh_until)
+        stored = _Stored(compact(body), reads, read_at, fresh_until)
         kept = self._entries.put(
-            key, stored, tenant=key.tenant, size=_weight(key, stored), expires=fresh_until
+            key, stored, tenant=key.tenant, size=weight(key, stored), expires=fresh_until
         )
         if kept:
             for kind, _ in reads:

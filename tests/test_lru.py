@@ -135,3 +135,48 @@ def test_what_a_store_holds_is_visible_by_key_and_by_tenant() -> None:
     assert list(lru.items("alpha")) == [("a1", "one")]
     assert list(lru.items("gamma")) == []
     assert lru.tenant_bytes("gamma") == 0
+
+
+class _Slotted:
+    __slots__ = ("body", "parts")
+
+    def __init__(self, body: bytes, parts: tuple[str, ...]) -> None:
+        self.body = body
+        self.parts = parts
+
+
+class _Derived(_Slotted):
+    __slots__ = "extra"
+
+    def __init__(self, body: bytes, parts: tuple[str, ...], extra: bytes) -> None:
+        super().__init__(body, parts)
+        self.extra = extra
+
+
+def test_weight_counts_everything_an_entry_holds_once() -> None:
+    body, inner, name = b"x" * 1000, ("scope",), "kind-name"
+    outer = (body, inner, [name], {name: body}, frozenset({name}))
+    size = sys.getsizeof
+
+    assert weight(outer) == ENTRY_OVERHEAD + sum(
+        size(part) for part in (outer, body, inner, "scope", outer[2], name, outer[3], outer[4])
+    )
+    # Given twice, or reached twice, an object is counted once.
+    assert weight(body, body, (body,)) == ENTRY_OVERHEAD + size(body) + size((body,))
+
+
+def test_weight_reaches_the_fields_of_slotted_objects_and_their_bases() -> None:
+    body, extra, parts = b"b" * 500, b"e" * 700, ("one", "two")
+    kept = _Derived(body, parts, extra)
+    size = sys.getsizeof
+
+    assert weight(kept) == ENTRY_OVERHEAD + sum(
+        size(part) for part in (kept, body, parts, "one", "two", extra)
+    )
+
+
+def test_weight_leaves_out_functions_which_every_entry_shares() -> None:
+    assert weight(len, sorted) == ENTRY_OVERHEAD
+    assert weight((b"abc", len)) == ENTRY_OVERHEAD + sys.getsizeof((b"abc", len)) + sys.getsizeof(
+        b"abc"
+    )

@@ -122,7 +122,7 @@ def forbids_storing(cache_control: str | None) -> bool:
 def weigh_read(key: Key, fetched: Fetched[object]) -> int:
     """What keeping one read costs: its key and the bytes Telnyx sent (the value is parsed
     again on each use, so no object graph is kept)."""
-    return weight(fetched, fetched.body, key, key.params, *key.params)
+    return weight(fetched, key)
 
 
 _PARSERS = {operation.operation: operation.parse for operation in OPERATIONS}

@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sys
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 
-from gateway.lru import weight
+from gateway.lru import ENTRY_OVERHEAD, weight
 from gateway.responses import ResponseCache, ResponseKey
 from gateway.simulator import Account, Simulator
 from tests.conftest import ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, GATEWAY_URL, MakeApp, client_for
@@ -760,3 +763,35 @@ def test_the_invalidation_index_holds_only_what_is_kept() -> None:
     }
     cache.clear()
     assert cache._kinds == {}
+
+
+def test_the_bytes_a_response_is_charged_cover_what_keeping_it_costs() -> None:
+    """Measured as in tests/test_lru.py, with answers and keys made as the view makes them
+    (orjson, whose output keeps a buffer of 4 KiB and more whatever its length): a tenant
+    filling its budget with small answers holds no more memory than the budget says."""
+    count = 1_000
+    cache = ResponseCache(max_bytes=sys.maxsize, tenant_max_bytes=sys.maxsize, clock=lambda: 100.0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(count):
+            key = ResponseKey.of("alpha", f"query {{ p{n} }}", {"id": f"profile-{n}"}, None)
+            assert key is not None
+            body = orjson.dumps({"data": {"messagingProfile": {"id": f"profile-{n}"}}})
+            reads = [("retrieve_messaging_profile", f"profile-{n}")]
+            cache.put(
+                key,
+                body,
+                reads=reads,
+                read_at=100.0,
+                fresh_until=200.0,
+                generation=cache.generation("alpha"),
+            )
+            del key, body, reads
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert len(cache) == count
+    assert cache.used_bytes >= used
+    assert cache.used_bytes - used < count * ENTRY_OVERHEAD

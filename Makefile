@@ -69,8 +69,11 @@ pytest: $(VENV)/.dev web node-tools
 # only tries what changed; `make mutate MUTATE=gateway.cache` runs one module's mutants again.
 # Two workers (the machine is shared); a test that hangs under a mutant fails after 15 s.
 MUTATE ?=
+# Each mutant's test run starts a Redis of its own (nothing answers on port 1), so the two
+# workers never see each other's keys or invalidation messages.
 mutate: $(VENV)/.dev web
-	PYTEST_ADDOPTS="--timeout=15" $(BIN)/mutmut run --max-children 2 $(if $(MUTATE),"$(MUTATE).*")
+	GATEWAY_TEST_REDIS_URL=redis://127.0.0.1:1/0 PYTEST_ADDOPTS="--timeout=15" \
+		$(BIN)/mutmut run --max-children 2 $(if $(MUTATE),"$(MUTATE).*")
 	$(BIN)/python scripts/mutation_score.py
 
 schema: $(VENV)/.runtime

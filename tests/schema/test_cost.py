@@ -152,3 +152,43 @@ def test_variables_decide_the_window(
 def test_a_smaller_maximum_page_bounds_the_default(graphql_schema: GraphQLSchema) -> None:
     document = "{ messagingProfiles { edges { node { shortCodes { totalCount } } } } }"
     assert cost(graphql_schema, document, max_first=10) == 1 + 10
+
+
+@pytest.fixture(scope="module")
+def federated_schema() -> GraphQLSchema:
+    return build_schema(Settings(demo=True, otel_sdk_disabled=True, federation=True))._schema
+
+
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on MessagingProfile { phoneNumbers(first: 5) { totalCount } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("representations", "expected"),
+    [
+        # Per representation: its lookup, and the nested page below it.
+        ([{"__typename": "MessagingProfile", "id": "a"}] * 3, 6),
+        ([], 0),
+        # One representation where the list is expected: GraphQL makes it a list of one.
+        ({"__typename": "MessagingProfile", "id": "a"}, 2),
+    ],
+)
+def test_entities_cost_what_each_representation_reads(
+    federated_schema: GraphQLSchema, representations: object, expected: int
+) -> None:
+    assert cost(federated_schema, ENTITIES, {"r": representations}) == expected
+
+
+def test_entities_written_in_the_document_cost_each_representation(
+    federated_schema: GraphQLSchema,
+) -> None:
+    document = """{ _entities(representations: [
+      {__typename: "MessagingProfile", id: "a"}, {__typename: "MessagingProfile", id: "b"}
+    ]) { ... on MessagingProfile { id } } }"""
+    assert cost(federated_schema, document) == 2
+
+
+def test_a_field_without_a_per_item_argument_costs_one_call_however_many_values_it_names(
+    graphql_schema: GraphQLSchema,
+) -> None:
+    assert cost(graphql_schema, '{ messagingProfile(id: "a") { id } }') == 1

@@ -32,14 +32,16 @@ def encode_cursor(kind: str, offset: int) -> str:
 def decode_cursor(kind: str, cursor: str) -> int:
     """The offset a cursor of connection `kind` points at; BadInputError otherwise.
 
-    Cursors are opaque but not trusted: a forged one must name this connection and an
-    offset of ASCII digits below 2^31 (no list is longer; `int` would also take other
-    scripts' digits, and refuses 4,300 of them with an error of its own).
+    Cursors are opaque but not trusted: a forged one must be base64 as the gateway writes
+    it (nothing before, between or after), name this connection and an offset of ASCII
+    digits below 2^31 (no list is longer; `int` would also take other scripts' digits, and
+    refuses 4,300 of them with an error of its own).
     """
     text = ""
     if len(cursor) <= MAX_CURSOR:
         try:
-            text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+            raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
+            text = raw.decode("ascii")
         except (UnicodeError, binascii.Error, ValueError):
             text = ""
     tag, _, offset = text.partition(":")

@@ -57,6 +57,11 @@ def forged(text: str) -> str:
         forged("profiles: 5"),
         forged("profiles:5 "),
         "A" * 129,
+        # A cursor of the gateway's with more around it: base64 as the gateway writes it.
+        encode_cursor("profiles", 5) + "!!",
+        "!" + encode_cursor("profiles", 5),
+        encode_cursor("profiles", 5) + "==",
+        encode_cursor("profiles", 5).rstrip("="),
     ],
 )
 def test_foreign_forged_or_malformed_cursor_is_bad_input(cursor: str) -> None:
@@ -144,3 +149,54 @@ async def test_a_failing_first_page_fails_the_window() -> None:
 
     with pytest.raises(NotFoundError):
         await read_window(Window(0, 5, 20), fetch)
+
+
+async def test_a_page_past_the_last_one_may_be_refused() -> None:
+    """The window spans pages 1 and 2, page 1 says it is the last, and Telnyx refuses
+    page 2 (as it may for a page past the end): the window is what page 1 holds."""
+
+    async def fetch(number: int, size: int) -> Page[int]:
+        if number == 2:
+            raise NotFoundError("list", status=404)
+        return Page[int](
+            data=list(range(15)),
+            meta=PaginationMeta(page_number=1, page_size=20, total_pages=1, total_results=15),
+        )
+
+    sliced = await read_window(Window(10, 20, 20), fetch)
+    assert (list(sliced.items), sliced.total, sliced.has_next) == ([10, 11, 12, 13, 14], 15, False)
+
+
+async def test_a_refused_page_fails_the_window_when_the_one_before_was_not_the_last() -> None:
+    async def fetch(number: int, size: int) -> Page[int]:
+        if number == 2:
+            raise NotFoundError("list", status=404)
+        return Page[int](
+            data=list(range(20)),
+            meta=PaginationMeta(page_number=1, page_size=20, total_pages=2, total_results=30),
+        )
+
+    with pytest.raises(NotFoundError):
+        await read_window(Window(10, 20, 20), fetch)
+
+
+async def test_without_a_count_the_last_page_read_gives_the_exact_total() -> None:
+    async def fetch(number: int, size: int) -> Page[int]:
+        return Page[int](data=list(range(7)), meta=PaginationMeta(page_number=1, total_pages=1))
+
+    sliced = await read_window(Window(0, 5, 20), fetch)
+    assert (list(sliced.items), sliced.total, sliced.has_next) == ([0, 1, 2, 3, 4], 7, True)
+
+
+async def test_a_count_below_the_window_is_raised_to_what_the_window_saw() -> None:
+    """Telnyx's count said 3 while the page held 8 (the list grew between them): the
+    window from offset 6 holds two items, so the list holds at least 8."""
+
+    async def fetch(number: int, size: int) -> Page[int]:
+        return Page[int](
+            data=list(range(8)),
+            meta=PaginationMeta(page_number=1, page_size=20, total_pages=1, total_results=3),
+        )
+
+    sliced = await read_window(Window(6, 5, 20), fetch)
+    assert (list(sliced.items), sliced.total, sliced.has_next) == ([6, 7], 8, False)

@@ -10,7 +10,7 @@ from graphql.utilities import get_operation_ast
 
 from gateway.config import Settings
 from schema.build import build_schema
-from schema.limits.cost import operation_cost, resolved_fields, window_reads
+from schema.limits.cost import Size, operation_cost, operation_size, resolved_fields, window_reads
 
 NESTED_PAGE = (
     "{ messagingProfiles(first: 20) { edges { node { id"
@@ -72,6 +72,7 @@ def test_every_field_with_a_resolver_counts_as_an_upstream_call(
         (0, False, 1),
         (1, False, 1),
         (1, True, 1),  # one item never straddles two pages
+        (2, True, 2),  # two may: the last of one page and the first of the next
         (20, False, 1),
         (20, True, 2),
         (100, False, 1),
@@ -80,6 +81,7 @@ def test_every_field_with_a_resolver_counts_as_an_upstream_call(
         (251, False, 2),  # past Telnyx's largest page
         (500, False, 2),
         (500, True, 3),
+        (252, True, 3),  # from offset 249: pages 1, 2 and 3
     ],
 )
 def test_window_reads(first: int, *, after: bool, reads: int) -> None:
@@ -192,3 +194,28 @@ def test_a_field_without_a_per_item_argument_costs_one_call_however_many_values_
     graphql_schema: GraphQLSchema,
 ) -> None:
     assert cost(graphql_schema, '{ messagingProfile(id: "a") { id } }') == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # The items an answer can hold: the edges of each connection, nested ones per parent.
+        (NESTED_PAGE, Size(calls=41, items=20 + 20 * 20 * 2)),
+        ("{ messagingProfiles(first: 0) { edges { node { id } } } }", Size(calls=1, items=0)),
+        (
+            "{ messagingProfiles(first: 3) { edges { node { phoneNumbers(first: 0) { totalCount } } } } }",
+            Size(calls=4, items=3),
+        ),
+        ("{ messagingProfiles(first: -5) { totalCount } }", Size(calls=1, items=0)),
+    ],
+)
+def test_the_items_an_answer_can_hold(
+    graphql_schema: GraphQLSchema, document: str, expected: Size
+) -> None:
+    parsed = parse(document)
+    operation = get_operation_ast(parsed, None)
+    assert operation is not None
+    size = operation_size(
+        graphql_schema, resolved_fields(graphql_schema), operation, {}, None, max_first=100
+    )
+    assert size == expected

@@ -24,6 +24,7 @@ from gateway.tenancy import TenantRegistry
 from schema.api.nested import PHONE_NUMBERS, SHORT_CODES, FanIn
 from schema.api.paging import encode_cursor, window
 from schema.api.query import PROFILES
+from schema.limits.turns import Turns
 from tests.conftest import ALPHA_KEY, client_for
 from tests.schema.conftest import gql, upstream
 
@@ -533,3 +534,38 @@ async def test_a_page_with_its_nested_lists_takes_one_round_trip(
     # All three were sent before any was answered.
     first_answer = min(request.time + request.duration for request in requests)
     assert all(request.time < first_answer for request in requests)
+
+
+async def test_each_profiles_page_is_cut_with_the_meta_telnyx_would_send_for_it() -> None:
+    keys = [("p0", 1, 20), ("p0", 2, 20), ("p1", 2, 20)]
+    pages = await FanIn().pages("alpha", "phone_numbers", keys, account_list(42, []), str)
+    assert pages is not None
+    assert [(len(page["data"]), page.get("meta")) for page in pages] == [
+        (20, {"page_number": 1, "page_size": 20, "total_pages": 2, "total_results": 21}),
+        (1, {"page_number": 2, "page_size": 20, "total_pages": 2, "total_results": 21}),
+        (1, {"page_number": 2, "page_size": 20, "total_pages": 2, "total_results": 21}),
+    ]
+
+
+class CountedTurns(Turns):
+    """Turns that count the turns taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        self.taken += 1
+        async with super().turn():
+            yield
+
+
+async def test_grouping_the_whole_list_takes_a_turn_of_the_request() -> None:
+    """Grouping a list of up to thousands of items is CPU the request does in its turns
+    (`schema.limits.turns`), so other requests run between its slices."""
+    turns = CountedTurns()
+    keys = [("p0", 1, 20), ("p1", 1, 20)]
+    pages = await FanIn().pages("alpha", "x", keys, account_list(40, []), str, turns=turns)
+    assert pages is not None
+    assert turns.taken == 1

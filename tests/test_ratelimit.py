@@ -280,6 +280,37 @@ async def test_a_redis_that_never_answers_falls_back_to_the_local_bucket(redis_u
         await server.wait_closed()
 
 
+async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time() -> None:
+    """Redis takes the connection and its set-up commands, then never answers the bucket's
+    script: the read times out and the local bucket answers (the wait is bounded here so a
+    hang fails the test rather than the run)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def stalls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while data := await reader.read(65536):
+            if b"EVAL" in data.upper():
+                continue  # the script: never answered
+            writer.write(b"+OK\r\n" * data.count(b"*"))  # one OK per command
+            await writer.drain()
+
+    server = await asyncio.start_server(stalls, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    buckets = RedisBuckets(f"redis://127.0.0.1:{port}/0", fallback=MemoryBuckets(), timeout=0.2)
+    try:
+        rate = RateLimit(per_second=0.01, burst=1)
+        waits = [await asyncio.wait_for(buckets.take("acme", rate), 5) for _ in range(2)]
+    finally:
+        await buckets.aclose()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+    assert waits[0] == 0.0
+    assert 99.0 < waits[1] <= 100.0
+
+
 async def test_buckets_are_kept_in_redis_under_the_gateways_prefix(redis_url: str) -> None:
     tenant = f"tenant-{uuid.uuid4().hex}"
     buckets = RedisBuckets(redis_url, fallback=MemoryBuckets())

@@ -171,7 +171,7 @@ def _snake(name: str) -> str:  # pragma: no mutate block
 def _parse_data(body: bytes) -> Any:
     parsed = orjson.loads(body)
     if not isinstance(parsed, dict) or not isinstance(parsed.get("data"), dict):
-        raise TypeError("not a resource envelope")
+        raise TypeError  # `Fetched.value` says what went wrong
     return parsed
 
 
@@ -183,7 +183,7 @@ def _parse_page(body: bytes) -> Any:
         or not all(isinstance(item, dict) for item in data)
         or not isinstance(parsed.get("meta") or {}, dict)
     ):
-        raise TypeError("not a list envelope")
+        raise TypeError  # as above
     return parsed
 
 

@@ -15,11 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
 
-from gateway.cache import Outcome, TenantCache
-from gateway.errors import NotFoundError, UpstreamUnavailableError
+from gateway.cache import Key, Outcome, TenantCache
+from gateway.errors import NotFoundError, UpstreamError, UpstreamUnavailableError
 from gateway.simulator import Account, Simulator
 from gateway.telnyx.client import TelnyxClient
-from gateway.telnyx.operation import Read
+from gateway.telnyx.operation import Fetched, Read
 from gateway.telnyx.operations import (
     DeleteMessagingProfile,
     ListMessagingProfiles,
@@ -34,7 +34,7 @@ from gateway.telnyx.operations import (
     UpdatePhoneNumberMessaging,
     UpdateShortCode,
 )
-from gateway.telnyx.service import Caller, TelnyxService, weigh_read
+from gateway.telnyx.service import Caller, TelnyxService, decode_read, encode_read, weigh_read
 from gateway.telnyx.transport import HttpxUpstream
 from gateway.tenancy import Tenant
 from tests.conftest import ALPHA_KEY, BETA_KEY
@@ -442,3 +442,67 @@ async def test_a_write_is_one_span_and_tells_the_other_replicas_what_it_evicted(
             ],
         )
     ]
+
+
+async def test_with_caching_off_every_read_goes_to_telnyx(
+    upstream: Lagging, simulator: Simulator, alpha: Account
+) -> None:
+    async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
+        client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
+        cache = TenantCache(max_bytes=0, tenant_max_bytes=0, stale_window=300, weigh=weigh_read)
+        service = TelnyxService(client, cache)
+        profile_id = profiles_of(alpha)[0]
+        call = RetrieveMessagingProfile(id=profile_id)
+        reads = [await read(service, ALPHA, call) for _ in range(2)]
+
+    assert [(value["data"]["id"], served) for value, served in reads] == [
+        (profile_id, Outcome.MISS),
+        (profile_id, Outcome.MISS),
+    ]
+    assert len(simulator.requests) == 2
+
+
+@pytest.mark.parametrize(("body", "status"), [(b'{"data":{"id":"p"}}', 200), (b"", 204)])
+def test_a_read_kept_in_the_shared_tier_comes_back_as_it_was(body: bytes, status: int) -> None:
+    key = Key("alpha", "retrieve_messaging_profile", "p")
+    kept = decode_read(
+        key, encode_read(key, Fetched("retrieve_messaging_profile", body, status, bytes))
+    )
+    assert (kept.operation, kept.body, kept.status) == ("retrieve_messaging_profile", body, status)
+
+
+def test_shared_tier_bytes_too_short_for_a_status_are_refused() -> None:
+    with pytest.raises(ValueError, match="too short"):
+        decode_read(Key("alpha", "retrieve_messaging_profile", "p"), b"\x00")
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("retrieve", []),
+        ("retrieve", "profile"),
+        ("retrieve", {"data": []}),
+        ("retrieve", {"errors": []}),
+        ("list", []),
+        ("list", {"data": {}}),
+        ("list", {"data": [1, 2]}),
+        ("list", {"data": [], "meta": "page 1"}),
+    ],
+)
+async def test_an_answer_that_is_not_telnyxs_envelope_is_an_upstream_error(
+    service: TelnyxService, simulator: Simulator, alpha: Account, operation: str, body: Any
+) -> None:
+    profile_id = profiles_of(alpha)[0]
+    call: Read[Any] = (
+        RetrieveMessagingProfile(id=profile_id)
+        if operation == "retrieve"
+        else ListMessagingProfiles()
+    )
+    simulator.faults.fail(200, body=body)
+
+    with pytest.raises(UpstreamError) as caught:
+        # Told when read, or when first used (a read is parsed when used).
+        (await service.read(Caller(ALPHA), call)).value  # noqa: B018
+
+    name = "retrieve_messaging_profile" if operation == "retrieve" else "list_messaging_profiles"
+    assert str(caught.value) == f"Telnyx {name} failed (200): unexpected response body"

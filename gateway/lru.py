@@ -17,9 +17,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -48,20 +48,28 @@ def weight(*parts: object) -> int:
     pending = list(parts)
     while pending:
         part = pending.pop()
-        if id(part) in seen or callable(part):
+        if id(part) in seen:
             continue
         seen.add(id(part))
-        total += sys.getsizeof(part)
-        if isinstance(part, (tuple, list, set, frozenset)):
-            pending.extend(part)
-        elif isinstance(part, dict):
-            pending.extend(part)
-            pending.extend(part.values())
-        else:
-            pending.extend(getattr(part, name, None) for name in _fields(type(part)))
+        kind = type(part)
+        if kind in _LEAVES:
+            total += sys.getsizeof(part)
+        elif kind in _CONTAINERS:
+            total += sys.getsizeof(part)
+            pending.extend(cast("Iterable[object]", part))
+        elif kind is dict:
+            total += sys.getsizeof(part)
+            held = cast("dict[object, object]", part)
+            pending.extend(held)
+            pending.extend(held.values())
+        elif not callable(part):
+            total += sys.getsizeof(part)
+            pending.extend([getattr(part, name, None) for name in _fields(kind)])
     return total
 
 
+_LEAVES = frozenset({bytes, str, int, float, bool, type(None)})
+_CONTAINERS = frozenset({tuple, list, set, frozenset})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from gateway.errors import RateLimitedError
@@ -109,18 +108,10 @@ class RedisBuckets:
     unreachable, so an outage neither stops traffic nor lifts the limits."""
 
     def __init__(
-        self,
-        target: str | Client,
-        *,
-        fallback: Buckets,
-        prefix: str = "telnyx-gateway:ratelimit:",
-        timeout: float = 0.5,
+        self, client: Client, *, fallback: Buckets, prefix: str = "telnyx-gateway:ratelimit:"
     ) -> None:
-        self._redis: Client = (
-            redis.Redis.from_url(target, socket_connect_timeout=timeout, socket_timeout=timeout)
-            if isinstance(target, str)
-            else target
-        )
+        # The client's own timeouts bound each call (`gateway.redisconn`).
+        self._redis = client
         self._script = self._redis.register_script(TAKE)
         self._fallback = fallback
         self._prefix = prefix

@@ -56,7 +56,6 @@ class _Stored:
     body: bytes
     reads: frozenset[Read]
     read_at: float
-    fresh_until: float
 
     def read(self, kind: str, scope: str | None) -> bool:
         """Whether an invalidation of (kind, scope) reaches this response (as in TenantCache)."""
@@ -138,7 +137,7 @@ class ResponseCache:
         if not reads or fresh_until <= self._clock() or generation != self.generation(key.tenant):
             self._entries.pop(key)
             return False
-        stored = _Stored(compact(body), reads, read_at, fresh_until)
+        stored = _Stored(compact(body), reads, read_at)
         kept = self._entries.put(
             key, stored, tenant=key.tenant, size=weight(key, stored), expires=fresh_until
         )

@@ -185,16 +185,22 @@ def test_an_invalid_rate_is_refused_at_start_up(
 
 def redis_buckets(url: str, *, fallback: MemoryBuckets | None = None) -> RedisBuckets:
     return RedisBuckets(
-        url,
+        client_of(url, timeout=0.3),
         fallback=fallback or MemoryBuckets(),
         prefix=f"test-ratelimit-{uuid.uuid4().hex}:",
-        timeout=0.3,
     )
+
+
+def client_of(url: str, *, timeout: float) -> redis.Redis:
+    """A client with timeouts, as `gateway.redisconn` builds them."""
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
 async def test_replicas_share_one_bucket_per_tenant_through_redis(redis_url: str) -> None:
     first = redis_buckets(redis_url)
-    second = RedisBuckets(redis_url, fallback=MemoryBuckets(), prefix=first._prefix)
+    second = RedisBuckets(
+        client_of(redis_url, timeout=0.3), fallback=MemoryBuckets(), prefix=first._prefix
+    )
     rate = RateLimit(per_second=0.01, burst=3)
     try:
         waits = [
@@ -268,7 +274,9 @@ async def test_a_redis_that_never_answers_falls_back_to_the_local_bucket(redis_u
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    buckets = RedisBuckets(f"redis://127.0.0.1:{port}/0", fallback=MemoryBuckets(), timeout=0.1)
+    buckets = RedisBuckets(
+        client_of(f"redis://127.0.0.1:{port}/0", timeout=0.1), fallback=MemoryBuckets()
+    )
     try:
         assert await buckets.take("acme", RateLimit(per_second=0.01, burst=1)) == 0.0
     finally:
@@ -296,7 +304,9 @@ async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time(
 
     server = await asyncio.start_server(stalls, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    buckets = RedisBuckets(f"redis://127.0.0.1:{port}/0", fallback=MemoryBuckets(), timeout=0.2)
+    buckets = RedisBuckets(
+        client_of(f"redis://127.0.0.1:{port}/0", timeout=0.2), fallback=MemoryBuckets()
+    )
     try:
         rate = RateLimit(per_second=0.01, burst=1)
         waits = [await asyncio.wait_for(buckets.take("acme", rate), 5) for _ in range(2)]
@@ -313,7 +323,7 @@ async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time(
 
 async def test_buckets_are_kept_in_redis_under_the_gateways_prefix(redis_url: str) -> None:
     tenant = f"tenant-{uuid.uuid4().hex}"
-    buckets = RedisBuckets(redis_url, fallback=MemoryBuckets())
+    buckets = RedisBuckets(client_of(redis_url, timeout=0.5), fallback=MemoryBuckets())
     client = redis.Redis.from_url(redis_url)
     try:
         assert await buckets.take(tenant, RateLimit(per_second=1, burst=2)) == 0.0

@@ -127,14 +127,10 @@ def cut_window(win: Window, results: Sequence[Page[T] | BaseException]) -> Slice
     pages: list[Page[T]] = []
     for result in results:
         if isinstance(result, BaseException):
-            # A page past the end may be refused; that is no error when an earlier page
-            # already said it was the last one.
-            if pages and is_last(pages[-1]):
-                break
             raise result
         pages.append(result)
         if is_last(result):
-            break
+            break  # a page past the end may have been refused: no error
     items = [item for page in pages for item in page["data"]]
     before = (win.pages[0] - 1) * win.size
     start = win.offset - before

@@ -795,3 +795,39 @@ def test_the_bytes_a_response_is_charged_cover_what_keeping_it_costs() -> None:
     assert len(cache) == count
     assert cache.used_bytes >= used
     assert cache.used_bytes - used < count * ENTRY_OVERHEAD
+
+
+def test_an_answer_is_charged_its_body_and_its_key() -> None:
+    """The budget counts every byte an answer keeps: its body, and its key (the variables'
+    canonical form)."""
+
+    def charged(body: int, variable: int) -> int:
+        cache = ResponseCache(max_bytes=1 << 30, tenant_max_bytes=1 << 30, clock=lambda: 100.0)
+        key = ResponseKey.of("alpha", "{ profiles }", {"v": "a" * variable}, None)
+        assert key is not None
+        kept = cache.put(
+            key,
+            b"b" * body,
+            reads=[("list_messaging_profiles", None)],
+            read_at=100.0,
+            fresh_until=200.0,
+            generation=cache.generation("alpha"),
+        )
+        assert kept
+        return cache.used_bytes
+
+    assert charged(1_100, 10) - charged(100, 10) == 1_000
+    assert charged(100, 1_010) - charged(100, 10) == 1_000
+
+
+async def test_an_answer_built_on_reads_the_upstream_cache_did_not_keep_is_not_kept(
+    make_app: MakeApp, simulator: Simulator, spans: InMemorySpanExporter
+) -> None:
+    """With the upstream cache off, nothing says how long what was read stays fresh: the
+    same query asked again reads Telnyx again."""
+    app = make_app(cache_max_bytes=0)
+    async with client_for(app) as client:
+        answers = [await post(client, {"query": NAMES}) for _ in range(2)]
+    assert [answer.headers.get("x-cache") for answer in answers] == ["MISS", "MISS"]
+    assert executed(spans) == 2
+    assert len(simulator.requests) == 2

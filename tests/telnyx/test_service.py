@@ -16,7 +16,12 @@ from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
 
 from gateway.cache import Key, Outcome, TenantCache
-from gateway.errors import NotFoundError, UpstreamError, UpstreamUnavailableError
+from gateway.errors import (
+    CircuitOpenError,
+    NotFoundError,
+    UpstreamError,
+    UpstreamUnavailableError,
+)
 from gateway.simulator import Account, Simulator
 from gateway.telnyx.client import TelnyxClient
 from gateway.telnyx.operation import Fetched, Read
@@ -506,3 +511,54 @@ async def test_an_answer_that_is_not_telnyxs_envelope_is_an_upstream_error(
 
     name = "retrieve_messaging_profile" if operation == "retrieve" else "list_messaging_profiles"
     assert str(caught.value) == f"Telnyx {name} failed (200): unexpected response body"
+
+
+async def test_a_kept_read_is_charged_its_body_and_its_key() -> None:
+    """The upstream cache's budget counts the bytes Telnyx sent and the key they are kept
+    under (its query parameters too)."""
+
+    async def charged(body: int, name: int) -> int:
+        cache = TenantCache(
+            max_bytes=1 << 30, tenant_max_bytes=1 << 30, stale_window=0, weigh=weigh_read
+        )
+        key = Key("alpha", "list_messaging_profiles", None, (("filter[name]", "n" * name),))
+
+        async def load() -> Fetched[Any]:
+            return Fetched("list_messaging_profiles", b"b" * body, 200, bytes)
+
+        await cache.get(key, load, ttl=60)
+        return cache.used_bytes
+
+    assert await charged(1_100, 10) - await charged(100, 10) == 1_000
+    assert await charged(100, 1_010) - await charged(100, 10) == 1_000
+
+
+async def test_a_write_the_circuit_breaker_refuses_unsent_evicts_nothing(
+    upstream: Lagging, simulator: Simulator, alpha: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never sent, so nothing changed: what is cached stays, to be served (stale if need
+    be) while Telnyx is failing."""
+    async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
+        client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
+        cache = TenantCache(
+            max_bytes=2**24, tenant_max_bytes=2**24, stale_window=300, weigh=weigh_read
+        )
+        service = TelnyxService(client, cache)
+        profile_id = profiles_of(alpha)[0]
+        call = RetrieveMessagingProfile(id=profile_id)
+        await read(service, ALPHA, call)
+        refused = CircuitOpenError("update_messaging_profile", retry_after=5.0, scope="alpha")
+
+        async def send(*args: Any) -> Any:
+            raise refused
+
+        monkeypatch.setattr(client, "send", send)
+        with pytest.raises(CircuitOpenError) as caught:
+            await service.write(
+                Caller(ALPHA), UpdateMessagingProfile(id=profile_id), {"name": "Renamed"}
+            )
+        value, served = await read(service, ALPHA, call)
+
+    assert caught.value is refused
+    assert (value["data"]["id"], served) == (profile_id, Outcome.HIT)
+    assert len(simulator.requests) == 1

@@ -219,3 +219,50 @@ def test_the_items_an_answer_can_hold(
         graphql_schema, resolved_fields(graphql_schema), operation, {}, None, max_first=100
     )
     assert size == expected
+
+
+PHONE_PAGE = "phoneNumbers(first: 5) { totalCount }"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # An inline fragment without a type condition is its parent's type.
+        (f'{{ messagingProfile(id: "a") {{ ... {{ {PHONE_PAGE} }} }} }}', 2),
+        # A named fragment inside an inline one, and one named fragment inside another.
+        (
+            f'{{ messagingProfile(id: "a") {{ ... on MessagingProfile {{ ...P }} }} }}'
+            f" fragment P on MessagingProfile {{ {PHONE_PAGE} }}",
+            2,
+        ),
+        (
+            '{ messagingProfile(id: "a") { ...Outer } }'
+            " fragment Outer on MessagingProfile { ...Inner }"
+            f" fragment Inner on MessagingProfile {{ {PHONE_PAGE} }}",
+            2,
+        ),
+        # The same fragment twice counts twice, as it is resolved twice under two aliases.
+        (
+            '{ a: messagingProfile(id: "a") { ...P } b: messagingProfile(id: "b") { ...P } }'
+            f" fragment P on MessagingProfile {{ {PHONE_PAGE} }}",
+            4,
+        ),
+    ],
+)
+def test_fragments_count_what_they_select(
+    graphql_schema: GraphQLSchema, document: str, expected: int
+) -> None:
+    assert cost(graphql_schema, document) == expected
+
+
+def test_a_fragment_on_a_member_of_a_union_counts_that_types_fields(
+    federated_schema: GraphQLSchema,
+) -> None:
+    """`_entities` answers the `_Entity` union: a named fragment on `MessagingProfile`
+    counts the profile's nested page, per representation."""
+    document = (
+        "query($r: [_Any!]!) { _entities(representations: $r) { ...P } }"
+        f" fragment P on MessagingProfile {{ {PHONE_PAGE} }}"
+    )
+    representations = [{"__typename": "MessagingProfile", "id": "a"}] * 3
+    assert cost(federated_schema, document, {"r": representations}) == 6

@@ -174,3 +174,22 @@ async def test_a_reader_waiting_on_another_replicas_failing_read_gets_its_failur
         }
     ]
     assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 3
+
+
+async def test_a_read_from_another_replica_stays_fresh_only_for_what_remains_of_its_ttl(
+    make_app: MakeApp, simulator: Simulator, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    """A loads a profile; B takes it from Redis 0.6 s later, as old as it is: when the
+    1.2 s TTL has passed since A's load, B reads Telnyx again, as A would."""
+    a, b = replicas = [make_app(redis_url=redis_url, cache_ttl_profiles=1.2) for _ in range(2)]
+    profile_id = next(iter(simulator.account(ALPHA_KEY).profiles))
+    path = f"/v2/messaging_profiles/{profile_id}"
+    async with serving(replicas), client_for(a) as on_a, client_for(b) as on_b:
+        loaded = await on_a.get(path)
+        await asyncio.sleep(0.6)
+        shared = await on_b.get(path)
+        await asyncio.sleep(0.8)  # 1.4 s after A's load, 0.8 s after B's
+        again = await on_b.get(path)
+
+    assert [r.headers["x-cache"] for r in (loaded, shared, again)] == ["MISS", "HIT", "MISS"]
+    assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 2

@@ -136,7 +136,7 @@ def encode_read(_: Key, fetched: Fetched[object]) -> bytes:
 def decode_read(key: Key, data: bytes) -> Fetched[object]:
     """The read `encode_read` kept, as the client would have returned it."""
     if len(data) < 2:
-        raise ValueError("too short")
+        raise ValueError  # the shared tier logs it as undecodable and reads Telnyx
     return Fetched(key.kind, data[2:], int.from_bytes(data[:2], "big"), _PARSERS[key.kind])
 
 

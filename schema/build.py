@@ -79,9 +79,6 @@ def build_schema(
         tracer,
         max_tokens=settings.max_tokens,
         rules=tuple(rules),
-        max_cost=settings.max_query_cost,
-        max_first=settings.max_page_size,
-        max_items=settings.max_query_items,
         lanes=lanes,
     )
     # One extension, made per operation (`schema.extensions` says why and in what order).

@@ -47,9 +47,6 @@ class Steps:
     tracer: trace.Tracer
     max_tokens: int
     rules: tuple[type[ASTValidationRule], ...]
-    max_cost: int
-    max_first: int
-    max_items: int
     lanes: Lanes | None
     parse: Callable[..., DocumentNode]
     validate: Callable[..., list[GraphQLError]]
@@ -61,18 +58,12 @@ class Steps:
         *,
         max_tokens: int,
         rules: tuple[type[ASTValidationRule], ...],
-        max_cost: int,
-        max_first: int,
-        max_items: int,
         lanes: Lanes | None,
     ) -> Steps:
         return cls(
             tracer,
             max_tokens,
             rules,
-            max_cost,
-            max_first,
-            max_items,
             lanes,
             functools.lru_cache(maxsize=CACHED_DOCUMENTS)(parse),
             functools.lru_cache(maxsize=CACHED_DOCUMENTS)(validate_document),
@@ -125,9 +116,7 @@ class Operation(SchemaExtension):
             context.pre_execution_errors = steps.validate(
                 context.schema._schema, document, context.validation_rules
             )
-        refused = charge(
-            context, max_cost=steps.max_cost, max_first=steps.max_first, max_items=steps.max_items
-        )
+        refused = charge(context)
         if refused is None and steps.lanes is not None:
             self._held, refused = await steps.lanes.admit(context)
         if refused is not None:

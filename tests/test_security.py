@@ -670,6 +670,54 @@ async def test_cost_limit_counts_variables(make_app: MakeApp, simulator: Simulat
     )
 
 
+async def test_the_cost_limit_counts_what_fragments_select(
+    make_app: MakeApp, simulator: Simulator
+) -> None:
+    document = (
+        "{ messagingProfiles(first: 20) { ...Nested } }"
+        " fragment Nested on MessagingProfileConnection"
+        " { edges { node { phoneNumbers { totalCount } shortCodes { totalCount } } } }"
+    )
+    async with client_for(make_app(max_query_cost=NESTED_PAGE_COST - 1)) as client:
+        await assert_refused(
+            client,
+            simulator,
+            document,
+            "This request could make up to 41 upstream calls; the limit is 40.",
+        )
+
+
+async def test_the_cost_limit_counts_the_operation_asked_for_by_name(
+    make_app: MakeApp, simulator: Simulator
+) -> None:
+    document = f"query Count {COUNT} query Nested {NESTED_PAGE}"
+    async with client_for(make_app(max_query_cost=NESTED_PAGE_COST - 1)) as client:
+        count = await post(client, {"query": document, "operationName": "Count"})
+        nested = await post(client, {"query": document, "operationName": "Nested"})
+    assert count.json()["data"] == {"messagingProfiles": {"totalCount": 3}}
+    assert (nested.json()["data"], nested.json()["errors"]) == (
+        None,
+        error("This request could make up to 41 upstream calls; the limit is 40.")["errors"],
+    )
+    assert len(upstream(simulator)) == 1
+
+
+async def test_a_document_that_fails_validation_is_told_only_that(
+    make_app: MakeApp, simulator: Simulator
+) -> None:
+    """Over the cost limit too, but invalid first: the caller is told what is invalid."""
+    document = NESTED_PAGE.replace("node { id", "node { nope", 1)
+    async with client_for(make_app(max_query_cost=1)) as client:
+        body = (await post(client, {"query": document})).json()
+    assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (
+            "Cannot query field 'nope' on type 'MessagingProfile'. Did you mean 'name'?",
+            "BAD_USER_INPUT",
+        )
+    ]
+    assert upstream(simulator) == []
+
+
 async def test_the_operations_of_a_batch_share_one_cost_budget(
     make_app: MakeApp, simulator: Simulator
 ) -> None:

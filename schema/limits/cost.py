@@ -47,7 +47,6 @@ from graphql import (
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from strawberry.types import ExecutionContext
 
-from schema.api.errors import BAD_USER_INPUT
 from schema.api.paging import DEFAULT_FIRST, upstream_size
 
 # strawberry's back-reference from a graphql-core field to its own field definition.
@@ -252,14 +251,14 @@ def operation_cost(
     return size.calls
 
 
-def charge(
-    context: ExecutionContext, *, max_cost: int, max_first: int, max_items: int
-) -> GraphQLError | None:
-    """Charge the operation's worst-case upstream calls and items to the request's budget;
-    the error that refuses it when they exceed the budget (nothing is charged then).
+def charge(context: ExecutionContext) -> GraphQLError | None:
+    """Charge the operation's worst-case upstream calls and items to the request's budget
+    (its `cost`: the limits, and what the request's earlier operations spent); the error
+    that refuses it when they exceed the budget (nothing is charged then).
 
     Runs as part of validation, after the (cached) rules, so a refused document never
-    reaches execution and nothing is sent upstream.
+    reaches execution and nothing is sent upstream. The error has no path: the document is
+    at fault, so it is `BAD_USER_INPUT` (`schema.api.errors`).
     """
     document = context.graphql_document
     if context.pre_execution_errors or document is None:
@@ -272,9 +271,8 @@ def charge(
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    request = context.context
-    budget: CostBudget = getattr(request, "cost", None) or CostBudget(max_cost, max_items)
-    max_first = getattr(request, "max_page_size", max_first)
+    request = context.context  # the gateway's `Context`
+    budget: CostBudget = request.cost
     schema = context.schema._schema
     size = operation_size(
         schema,
@@ -282,7 +280,7 @@ def charge(
         operation,
         fragments,
         context.variables,
-        max_first=max_first,
+        max_first=request.max_page_size,
     )
     calls, items = budget.spent + size.calls, budget.items + size.items
     if calls > budget.limit:
@@ -296,4 +294,4 @@ def charge(
     else:
         budget.spent, budget.items, budget.last_items = calls, items, size.items
         return None
-    return GraphQLError(message, extensions={"code": BAD_USER_INPUT})
+    return GraphQLError(message)

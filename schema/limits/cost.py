@@ -182,11 +182,11 @@ class _Counter:
         total = 0
         for parent_type, field in self._fields(type_, selection_set, seen):
             name = field.name.value
-            if name.startswith("__") or not isinstance(parent_type, GraphQLObjectType):
-                continue  # introspection costs nothing; the schema has no abstract types
-            definition = parent_type.fields.get(name)
+            definition = (
+                parent_type.fields.get(name) if isinstance(parent_type, GraphQLObjectType) else None
+            )
             if definition is None:
-                continue
+                continue  # introspection (`__typename`), and a union's, costs nothing
             child = get_named_type(definition.type)
             many = parents * per_edge if per_edge is not None and name == "edges" else parents
             if _is_connection(child):

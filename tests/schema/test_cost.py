@@ -266,3 +266,31 @@ def test_a_fragment_on_a_member_of_a_union_counts_that_types_fields(
     )
     representations = [{"__typename": "MessagingProfile", "id": "a"}] * 3
     assert cost(federated_schema, document, {"r": representations}) == 6
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{ __typename messagingProfile(id: "a") { __typename id } }',
+        '{ messagingProfile(id: "a") { id } __schema { queryType { name } } }',
+    ],
+)
+def test_introspection_costs_nothing_and_hides_nothing_after_it(
+    graphql_schema: GraphQLSchema, document: str
+) -> None:
+    assert cost(graphql_schema, document) == 1
+
+
+def test_the_items_of_every_root_field_add_up(federated_schema: GraphQLSchema) -> None:
+    document = (
+        "query($r: [_Any!]!) { messagingProfiles(first: 5) { edges { node { id } } }"
+        " _entities(representations: $r) { __typename } }"
+    )
+    parsed = parse(document)
+    operation = get_operation_ast(parsed, None)
+    assert operation is not None
+    variables = {"r": [{"__typename": "MessagingProfile", "id": "a"}] * 3}
+    size = operation_size(
+        federated_schema, resolved_fields(federated_schema), operation, {}, variables, max_first=100
+    )
+    assert size == Size(calls=1 + 3, items=5 + 3)

@@ -16,6 +16,8 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
+from gateway.telnyx.models import Data
+from gateway.telnyx.operation import Family, Http, Read
 from gateway.telnyx.operations import OPERATIONS
 from gateway.telnyx.transport import build_upstream
 from gateway.tenancy import TenantRegistry
@@ -275,3 +277,31 @@ async def test_ids_of_each_kind_telnyx_uses_are_read(
         "/v2/phone_numbers/+15550100/messaging",
         "/v2/phone_numbers/15550100/messaging",
     ]
+
+
+class RetrieveThing(Read[Data[dict[str, str]]]):
+    """An operation whose id no format constrains: what keeps a path safe when a future
+    operation's parameter has none."""
+
+    http = Http("GET", "/things/{id}", "RetrieveThing", "Retrieve a thing")
+    family = Family.PROFILES
+    scope = "id"
+
+    id: str
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (".", "/things/%2E"),
+        ("..", "/things/%2E%2E"),
+        ("...", "/things/..."),  # a name, not a dot segment
+        ("a.b", "/things/a.b"),
+        ("../b", "/things/..%2Fb"),
+        ("a/b", "/things/a%2Fb"),
+        ("a?b#c", "/things/a%3Fb%23c"),
+        ("+1 555", "/things/+1%20555"),
+    ],
+)
+def test_any_value_stays_one_segment_of_its_operations_path(value: str, path: str) -> None:
+    assert RetrieveThing(id=value).url_path() == path

@@ -68,6 +68,18 @@ async def test_a_second_read_inside_the_ttl_is_a_hit_and_after_it_a_miss() -> No
     assert load.calls == 2
 
 
+async def test_an_entry_exactly_as_old_as_its_ttl_is_no_longer_fresh() -> None:
+    """`get` and `fresh` (the no-await path a hit takes) agree on the boundary."""
+    clock = Clock()
+    cache = make(clock)
+    load = Loader("one")
+    await cache.get(KEY, load, ttl=30)
+    clock.now += 30
+    assert cache.fresh(KEY, ttl=30) is None
+    load.value = "two"
+    assert await cache.get(KEY, load, ttl=30) == ("two", Outcome.MISS)
+
+
 async def test_concurrent_identical_reads_make_one_call() -> None:
     cache = make(Clock())
     load = Loader("shared")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
@@ -39,7 +40,14 @@ from gateway.telnyx.operations import (
     UpdatePhoneNumberMessaging,
     UpdateShortCode,
 )
-from gateway.telnyx.service import Caller, TelnyxService, decode_read, encode_read, weigh_read
+from gateway.telnyx.service import (
+    Caller,
+    TelnyxService,
+    account_of,
+    decode_read,
+    encode_read,
+    weigh_read,
+)
 from gateway.telnyx.transport import HttpxUpstream
 from gateway.tenancy import Tenant
 from tests.conftest import ALPHA_KEY, BETA_KEY
@@ -477,7 +485,7 @@ def test_a_read_kept_in_the_shared_tier_comes_back_as_it_was(body: bytes, status
 
 
 def test_shared_tier_bytes_too_short_for_a_status_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^$"):
         decode_read(Key("alpha", "retrieve_messaging_profile", "p"), b"\x00")
 
 
@@ -562,3 +570,41 @@ async def test_a_write_the_circuit_breaker_refuses_unsent_evicts_nothing(
     assert caught.value is refused
     assert (value["data"]["id"], served) == (profile_id, Outcome.HIT)
     assert len(simulator.requests) == 1
+
+
+def test_the_account_a_key_stands_for_is_the_same_on_every_replica_and_version() -> None:
+    """The shared tier and the account's budget are kept in Redis under this digest:
+    replicas running different versions during a rolling upgrade must agree on it. It is
+    not the key, nor a prefix of the key's plain sha256."""
+    key = "KEY0123456789ABCDEF"
+    account = account_of(Tenant("acme", SecretStr(key)))
+    assert account == "c15f297448ecb1f0"
+    assert account not in hashlib.sha256(key.encode()).hexdigest()
+
+
+async def test_a_read_is_one_span_naming_its_operation_and_page(
+    upstream: Lagging, alpha: Account
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
+        service = TelnyxService(
+            TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0),
+            TenantCache(max_bytes=2**20, tenant_max_bytes=2**20, stale_window=0, weigh=weigh_read),
+            tracer_provider=provider,
+        )
+        await service.read(Caller(ALPHA), ListMessagingProfiles(page=2, size=5))
+
+    (span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("telnyx.")]
+    assert (span.name, span.kind, dict(span.attributes or {})) == (
+        "telnyx.list_messaging_profiles",
+        SpanKind.INTERNAL,
+        {
+            "telnyx.operation": "list_messaging_profiles",
+            "gateway.tenant.id": "alpha",
+            "telnyx.page.number": 2,
+            "telnyx.page.size": 5,
+            "gateway.cache.outcome": "miss",
+        },
+    )

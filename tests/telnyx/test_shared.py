@@ -6,12 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import redis.asyncio as redis
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.simulator import Simulator
+from gateway.tenancy import Tenant, TenantRegistry
 from gateway.tier import PREFIX
 from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, BETA_KEY, BETA_TOKEN, MakeApp, client_for, scrape
 from tests.observability.test_logs_and_metrics import samples
@@ -192,4 +197,26 @@ async def test_a_read_from_another_replica_stays_fresh_only_for_what_remains_of_
         again = await on_b.get(path)
 
     assert [r.headers["x-cache"] for r in (loaded, shared, again)] == ["MISS", "HIT", "MISS"]
+    assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 2
+
+
+async def test_a_tenant_whose_key_changed_never_gets_reads_made_with_the_old_one(
+    make_app: MakeApp, simulator: Simulator, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    """Replica B already has alpha's new key, which is another Telnyx account; replica A
+    still the old one. B must not be served what A read with the old key."""
+    a = make_app(redis_url=redis_url)
+    rotated = TenantRegistry.from_tokens([(Tenant("alpha", SecretStr(BETA_KEY)), ALPHA_TOKEN)])
+    b = create_app(
+        Settings(demo=True, otel_sdk_disabled=True, redis_url=redis_url),
+        upstream_transport=httpx.ASGITransport(app=simulator.app),
+        tenants=rotated,
+    )
+    profile_id = next(iter(simulator.account(ALPHA_KEY).profiles))
+    path = f"/v2/messaging_profiles/{profile_id}"
+    async with serving([a, b]), client_for(a) as on_a, client_for(b) as on_b:
+        old = await on_a.get(path)
+        new = await on_b.get(path)
+
+    assert (old.status_code, new.status_code) == (200, 404)
     assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 2

@@ -220,3 +220,23 @@ async def test_a_tenant_whose_key_changed_never_gets_reads_made_with_the_old_one
 
     assert (old.status_code, new.status_code) == (200, 404)
     assert [(r.method, r.path) for r in simulator.requests] == [("GET", path)] * 2
+
+
+async def test_graphql_on_another_replica_reads_what_rest_left_in_the_shared_tier(
+    make_app: MakeApp, simulator: Simulator, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    """A REST read keeps Telnyx's bytes unparsed; B parses them from Redis for GraphQL."""
+    a, b = replicas = [make_app(redis_url=redis_url) for _ in range(2)]
+    profile = next(iter(simulator.account(ALPHA_KEY).profiles.values()))
+    query = "query($id: ID!) { messagingProfile(id: $id) { id name } }"
+    async with serving(replicas), client_for(a) as on_a, client_for(b) as on_b:
+        await on_a.get(f"/v2/messaging_profiles/{profile['id']}")
+        answer = await on_b.post(
+            "/graphql", json={"query": query, "variables": {"id": profile["id"]}}
+        )
+
+    assert answer.json() == {
+        "data": {"messagingProfile": {"id": profile["id"], "name": profile["name"]}},
+        "extensions": {"cache": {"cached": True, "stale": False}},
+    }
+    assert len(simulator.requests) == 1

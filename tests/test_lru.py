@@ -137,22 +137,6 @@ def test_what_a_store_holds_is_visible_by_key_and_by_tenant() -> None:
     assert lru.tenant_bytes("gamma") == 0
 
 
-class _Slotted:
-    __slots__ = ("body", "parts")
-
-    def __init__(self, body: bytes, parts: tuple[str, ...]) -> None:
-        self.body = body
-        self.parts = parts
-
-
-class _Derived(_Slotted):
-    __slots__ = "extra"
-
-    def __init__(self, body: bytes, parts: tuple[str, ...], extra: bytes) -> None:
-        super().__init__(body, parts)
-        self.extra = extra
-
-
 def test_weight_counts_everything_an_entry_holds_once() -> None:
     body, inner, name = b"x" * 1000, ("scope",), "kind-name"
     outer = (body, inner, [name], {name: body}, frozenset({name}))
@@ -166,12 +150,27 @@ def test_weight_counts_everything_an_entry_holds_once() -> None:
 
 
 def test_weight_reaches_the_fields_of_slotted_objects_and_their_bases() -> None:
+    # Classes made here, new on each run: `weight` remembers the fields of each class.
+    class Slotted:
+        __slots__ = ("__weakref__", "body", "note", "parts")  # `note` is never set
+
+        def __init__(self, body: bytes, parts: tuple[str, ...]) -> None:
+            self.body = body
+            self.parts = parts
+
+    class Derived(Slotted):
+        __slots__ = "extra"
+
+        def __init__(self, body: bytes, parts: tuple[str, ...], extra: bytes) -> None:
+            super().__init__(body, parts)
+            self.extra = extra
+
     body, extra, parts = b"b" * 500, b"e" * 700, ("one", "two")
-    kept = _Derived(body, parts, extra)
+    kept = Derived(body, parts, extra)
     size = sys.getsizeof
 
     assert weight(kept) == ENTRY_OVERHEAD + sum(
-        size(part) for part in (kept, body, parts, "one", "two", extra)
+        size(part) for part in (kept, body, parts, "one", "two", extra, None)
     )
 
 

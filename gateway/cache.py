@@ -193,7 +193,7 @@ class TenantCache:
         if self.shared is not None and targets:
             await self.shared.invalidate(tenant, targets)
 
-    def _store(self, key: Key, value: Any, ttl: float, *, age: float = 0.0) -> None:
+    def _store(self, key: Key, value: Any, ttl: float, *, age: float) -> None:
         # A shared entry is as old as when the replica that loaded it stored it.
         now = self._clock() - age
         kept = self._entries.put(

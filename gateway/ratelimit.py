@@ -139,9 +139,9 @@ class RedisBuckets:
 class RateLimiter:
     """Each tenant's rate, enforced one request at a time."""
 
-    def __init__(self, default: RateLimit, *, buckets: Buckets | None = None) -> None:
+    def __init__(self, default: RateLimit, *, buckets: Buckets) -> None:
         self._default = default
-        self._buckets = buckets if buckets is not None else MemoryBuckets()
+        self._buckets = buckets
 
     @classmethod
     def from_settings(

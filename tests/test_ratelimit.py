@@ -321,6 +321,56 @@ async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time(
     assert 99.0 < waits[1] <= 100.0
 
 
+async def test_limiters_built_from_settings_with_redis_share_each_tenants_bucket(
+    redis_url: str,
+) -> None:
+    """Two replicas' limiters: a tenant's burst of 2 is spent on either."""
+    tenant = Tenant(f"tenant-{uuid.uuid4().hex}", SecretStr("KEY"))
+    settings = Settings(
+        demo=True, redis_url=redis_url, rate_limit_per_second=0.01, rate_limit_burst=2
+    )
+    first, second = RateLimiter.from_settings(settings), RateLimiter.from_settings(settings)
+    try:
+        await first.take(tenant)
+        await second.take(tenant)
+        with pytest.raises(RateLimitedError):
+            await first.take(tenant)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_limiter_from_settings_falls_back_when_redis_stops_answering() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def stalls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while data := await reader.read(65536):
+            if b"EVAL" not in data.upper():
+                writer.write(b"+OK\r\n" * data.count(b"*"))
+                await writer.drain()
+
+    server = await asyncio.start_server(stalls, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = Settings(
+        demo=True,
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        rate_limit_per_second=0.01,
+        rate_limit_burst=1,
+    )
+    limits = RateLimiter.from_settings(settings)
+    try:
+        await asyncio.wait_for(limits.take(ACME), 5)  # the local bucket's one token
+        with pytest.raises(RateLimitedError):
+            await asyncio.wait_for(limits.take(ACME), 5)
+    finally:
+        await limits.aclose()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_buckets_are_kept_in_redis_under_the_gateways_prefix(redis_url: str) -> None:
     tenant = f"tenant-{uuid.uuid4().hex}"
     buckets = RedisBuckets(client_of(redis_url, timeout=0.5), fallback=MemoryBuckets())

@@ -569,3 +569,27 @@ async def test_grouping_the_whole_list_takes_a_turn_of_the_request() -> None:
     pages = await FanIn().pages("alpha", "x", keys, account_list(40, []), str, turns=turns)
     assert pages is not None
     assert turns.taken == 1
+
+
+async def test_a_lists_size_is_remembered_for_five_minutes_by_default() -> None:
+    clock = Clock()
+    fan_in = FanIn(clock=clock)
+    keys = [("p0", 1, 20), ("p1", 1, 20)]
+    reads: list[int] = []
+    assert await fan_in.pages("alpha", "x", keys, account_list(600, reads), str) is None
+    clock.now = 299.9
+    assert not fan_in.worth_reading("alpha", "x", 2)
+    clock.now = 300.0
+    assert fan_in.worth_reading("alpha", "x", 2)
+    assert reads == [1]
+
+
+async def test_the_sizes_remembered_are_bounded_the_oldest_forgotten_first() -> None:
+    fan_in = FanIn(clock=Clock())
+    keys = [("p0", 1, 20), ("p1", 1, 20)]
+    large = account_list(600, [])
+    for n in range(10_001):
+        await fan_in.pages(f"tenant-{n}", "x", keys, large, str)
+    assert fan_in.worth_reading("tenant-0", "x", 2)  # forgotten: the 10,001st pushed it out
+    assert not fan_in.worth_reading("tenant-1", "x", 2)
+    assert not fan_in.worth_reading("tenant-10000", "x", 2)

@@ -192,3 +192,19 @@ async def test_metrics_show_cache_outcomes_upstream_latency_retries_and_calls_in
     assert after[("gateway_requests_total", short_codes | labels(tenant_id="alpha"))] == 2
     # The probes are not traced or measured.
     assert not [key for key in after if "/metrics" in str(key) or "/healthz" in str(key)]
+
+
+async def test_the_cache_reads_metric_says_what_it_counts_and_where_it_comes_from(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await client.get("/v2/messaging_profiles")
+    families = {
+        family.name: family for family in text_string_to_metric_families((await scrape(app)).text)
+    }
+    reads = families["gateway_cache_reads"]
+    assert reads.documentation == (
+        "Upstream reads by cache outcome (hit, shared, miss, stale, coalesced, bypass)."
+    )
+    assert {sample.labels["otel_scope_name"] for sample in reads.samples} == {
+        "gateway.telnyx.service"
+    }

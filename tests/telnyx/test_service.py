@@ -612,3 +612,4 @@ async def test_a_read_is_one_span_naming_its_operation_page_and_outcome(
         )
         for outcome in ("miss", "hit")
     ]
+    assert {span.instrumentation_scope.name for span in spans} == {"gateway.telnyx.service"}

@@ -33,6 +33,17 @@ def test_a_tenant_over_its_share_loses_its_own_oldest_entries_only() -> None:
     assert lru.get("b1") == "beta"
 
 
+def test_a_large_entry_pushes_out_as_many_of_its_tenants_entries_as_it_needs() -> None:
+    lru = store(total=1000, tenant=300)
+    for n in range(3):
+        lru.put(f"a{n}", "alpha", tenant="alpha", size=100)
+    lru.put("b1", "beta", tenant="beta", size=100)
+
+    assert lru.put("a-large", "alpha", tenant="alpha", size=250)
+    assert lru.keys("alpha") == ["a-large"]
+    assert (lru.tenant_bytes("alpha"), lru.tenant_bytes("beta"), lru.used) == (250, 100, 350)
+
+
 def test_over_the_total_the_least_recently_used_of_anyone_go() -> None:
     lru = store(total=300, tenant=300)
     lru.put("a", "1", tenant="alpha", size=100)

@@ -231,7 +231,7 @@ class TelnyxService:
                 account=account_of(tenant),
             )
             span.set_attribute("gateway.cache.outcome", outcome.value)
-            kept = None if caller.no_store else self._cache.kept(key)
+            kept = self._cache.kept(key)
             self._account(caller, operation, scope, outcome, kept, ttl)
             if outcome is Outcome.STALE:
                 # Callers get old data: worth an SRE's attention.

@@ -67,7 +67,8 @@ class CachedResponses:
     def keep(
         self, cacheable: Cacheable, context: Context, encode: Callable[[object], bytes]
     ) -> None:
-        """Keep a query's clean answer: no errors, nothing stale (mutations never)."""
+        """Keep a query's clean answer: no errors, nothing stale (mutations never), and not
+        when the request said `Cache-Control: no-store`."""
         result, caller = context.result, context.caller
         if (
             result is None
@@ -75,6 +76,7 @@ class CachedResponses:
             or result.data is None
             or context.operation_type is not OperationType.QUERY
             or caller.stale
+            or caller.no_store
         ):
             return
         # Stored as it will be served: every read it makes from here on is a cache hit.

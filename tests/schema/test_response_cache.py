@@ -831,3 +831,19 @@ async def test_an_answer_built_on_reads_the_upstream_cache_did_not_keep_is_not_k
     assert [answer.headers.get("x-cache") for answer in answers] == ["MISS", "MISS"]
     assert executed(spans) == 2
     assert len(simulator.requests) == 2
+
+
+async def test_an_answer_asked_for_with_no_store_is_not_kept_whole(
+    make_app: MakeApp, simulator: Simulator, spans: InMemorySpanExporter
+) -> None:
+    """No-store reads Telnyx and keeps nothing: not the page it read, and not the answer,
+    though the page an earlier request kept would say how long the answer stays fresh.
+    The same query asked again afterwards runs again, from that earlier page."""
+    app = make_app()
+    ids = "{ messagingProfiles { edges { node { id } } } }"
+    async with client_for(app) as client:
+        await post(client, {"query": ids})  # keeps the upstream page
+        await post(client, {"query": NAMES}, {"Cache-Control": "no-store"})
+        await post(client, {"query": NAMES})
+    assert executed(spans) == 3  # NAMES ran both times
+    assert len(simulator.requests) == 2

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -288,10 +290,10 @@ async def test_a_redis_that_never_answers_falls_back_to_the_local_bucket(redis_u
         await server.wait_closed()
 
 
-async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time() -> None:
-    """Redis takes the connection and its set-up commands, then never answers the bucket's
-    script: the read times out and the local bucket answers (the wait is bounded here so a
-    hang fails the test rather than the run)."""
+@contextlib.asynccontextmanager
+async def stalling_redis() -> AsyncIterator[str]:
+    """The URL of a Redis that takes the connection and its set-up commands, then never
+    answers a script."""
     held: list[asyncio.StreamWriter] = []
 
     async def stalls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -303,19 +305,25 @@ async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time(
             await writer.drain()
 
     server = await asyncio.start_server(stalls, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    buckets = RedisBuckets(
-        client_of(f"redis://127.0.0.1:{port}/0", timeout=0.2), fallback=MemoryBuckets()
-    )
     try:
-        rate = RateLimit(per_second=0.01, burst=1)
-        waits = [await asyncio.wait_for(buckets.take("acme", rate), 5) for _ in range(2)]
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
     finally:
-        await buckets.aclose()
         for writer in held:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_redis_that_stops_answering_after_connecting_falls_back_in_time() -> None:
+    """The bucket's script is never answered: the read times out and the local bucket
+    answers (the wait is bounded here so a hang fails the test rather than the run)."""
+    async with stalling_redis() as url:
+        buckets = RedisBuckets(client_of(url, timeout=0.2), fallback=MemoryBuckets())
+        try:
+            rate = RateLimit(per_second=0.01, burst=1)
+            waits = [await asyncio.wait_for(buckets.take("acme", rate), 5) for _ in range(2)]
+        finally:
+            await buckets.aclose()
 
     assert waits[0] == 0.0
     assert 99.0 < waits[1] <= 100.0
@@ -341,34 +349,17 @@ async def test_limiters_built_from_settings_with_redis_share_each_tenants_bucket
 
 
 async def test_a_limiter_from_settings_falls_back_when_redis_stops_answering() -> None:
-    held: list[asyncio.StreamWriter] = []
-
-    async def stalls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-        while data := await reader.read(65536):
-            if b"EVAL" not in data.upper():
-                writer.write(b"+OK\r\n" * data.count(b"*"))
-                await writer.drain()
-
-    server = await asyncio.start_server(stalls, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    settings = Settings(
-        demo=True,
-        redis_url=f"redis://127.0.0.1:{port}/0",
-        rate_limit_per_second=0.01,
-        rate_limit_burst=1,
-    )
-    limits = RateLimiter.from_settings(settings)
-    try:
-        await asyncio.wait_for(limits.take(ACME), 5)  # the local bucket's one token
-        with pytest.raises(RateLimitedError):
-            await asyncio.wait_for(limits.take(ACME), 5)
-    finally:
-        await limits.aclose()
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with stalling_redis() as url:
+        settings = Settings(
+            demo=True, redis_url=url, rate_limit_per_second=0.01, rate_limit_burst=1
+        )
+        limits = RateLimiter.from_settings(settings)
+        try:
+            await asyncio.wait_for(limits.take(ACME), 5)  # the local bucket's one token
+            with pytest.raises(RateLimitedError):
+                await asyncio.wait_for(limits.take(ACME), 5)
+        finally:
+            await limits.aclose()
 
 
 async def test_buckets_are_kept_in_redis_under_the_gateways_prefix(redis_url: str) -> None:

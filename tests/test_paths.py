@@ -21,7 +21,7 @@ from gateway.telnyx.operation import Family, Http, Read
 from gateway.telnyx.operations import OPERATIONS
 from gateway.telnyx.transport import build_upstream
 from gateway.tenancy import TenantRegistry
-from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, GATEWAY_URL
+from tests.conftest import ALPHA_KEY, ALPHA_TOKEN, client_for
 from tests.server import serve
 
 # Ids as a hostile caller writes them: dot segments, separators and their encodings
@@ -154,11 +154,7 @@ async def test_hostile_ids_on_the_rest_face_never_reach_another_endpoint(
     gateway: Starlette, simulator: Simulator
 ) -> None:
     statuses: set[int] = set()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway),
-        base_url=GATEWAY_URL,
-        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-    ) as client:
+    async with client_for(gateway) as client:
         for method, template in REST_TEMPLATES:
             for hostile in CORPUS:
                 # What may stand raw in a path stands raw (dots, slashes, %-escapes), the
@@ -181,11 +177,7 @@ async def test_hostile_ids_on_the_rest_face_never_reach_another_endpoint(
 async def test_hostile_ids_on_the_graphql_face_are_bad_input_and_never_sent(
     gateway: Starlette, simulator: Simulator
 ) -> None:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway),
-        base_url=GATEWAY_URL,
-        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-    ) as client:
+    async with client_for(gateway) as client:
         answers = []
         for name, document in ID_QUERIES.items():
             for hostile in CORPUS:
@@ -226,11 +218,7 @@ async def test_hostile_ids_on_the_graphql_face_are_bad_input_and_never_sent(
 async def test_a_malformed_id_is_refused_with_what_the_id_must_be(
     gateway: Starlette, simulator: Simulator, field: str, malformed: str, message: str
 ) -> None:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway),
-        base_url=GATEWAY_URL,
-        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-    ) as client:
+    async with client_for(gateway) as client:
         response = await client.post(
             "/graphql", json={"query": ID_QUERIES[field], "variables": {"id": malformed}}
         )
@@ -260,11 +248,7 @@ async def test_ids_of_each_kind_telnyx_uses_are_read(
         ("phoneNumber", "+15550100"),
         ("phoneNumber", "15550100"),
     ]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=gateway),
-        base_url=GATEWAY_URL,
-        headers={"Authorization": f"Bearer {ALPHA_TOKEN}"},
-    ) as client:
+    async with client_for(gateway) as client:
         for field, id_ in ids:
             await client.post(
                 "/graphql", json={"query": ID_QUERIES[field], "variables": {"id": id_}}

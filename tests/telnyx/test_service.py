@@ -81,11 +81,21 @@ def upstream(simulator: Simulator) -> Lagging:
 @pytest.fixture
 async def service(upstream: Lagging) -> AsyncIterator[TelnyxService]:
     async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
-        client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
-        cache = TenantCache(
-            max_bytes=2**24, tenant_max_bytes=2**24, stale_window=300, weigh=weigh_read
-        )
-        yield TelnyxService(client, cache)
+        yield service_of(client_of(http))
+
+
+def client_of(http: HttpxUpstream) -> TelnyxClient:
+    return TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
+
+
+def service_of(
+    client: TelnyxClient, *, max_bytes: int = 2**24, stale_window: float = 300, **options: Any
+) -> TelnyxService:
+    """A service over `client`, its cache holding `max_bytes` in all and per tenant."""
+    cache = TenantCache(
+        max_bytes=max_bytes, tenant_max_bytes=max_bytes, stale_window=stale_window, weigh=weigh_read
+    )
+    return TelnyxService(client, cache, **options)
 
 
 @pytest.fixture
@@ -430,9 +440,10 @@ async def test_a_write_is_one_span_and_tells_the_other_replicas_what_it_evicted(
 
     profile_id = profiles_of(alpha)[0]
     async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
-        service = TelnyxService(
-            TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0),
-            TenantCache(max_bytes=2**20, tenant_max_bytes=2**20, stale_window=0, weigh=weigh_read),
+        service = service_of(
+            client_of(http),
+            max_bytes=2**20,
+            stale_window=0,
             tracer_provider=provider,
             publish=publish,
         )
@@ -461,9 +472,7 @@ async def test_with_caching_off_every_read_goes_to_telnyx(
     upstream: Lagging, simulator: Simulator, alpha: Account
 ) -> None:
     async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
-        client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
-        cache = TenantCache(max_bytes=0, tenant_max_bytes=0, stale_window=300, weigh=weigh_read)
-        service = TelnyxService(client, cache)
+        service = service_of(client_of(http), max_bytes=0)
         profile_id = profiles_of(alpha)[0]
         call = RetrieveMessagingProfile(id=profile_id)
         reads = [await read(service, ALPHA, call) for _ in range(2)]
@@ -547,11 +556,8 @@ async def test_a_write_the_circuit_breaker_refuses_unsent_evicts_nothing(
     """Never sent, so nothing changed: what is cached stays, to be served (stale if need
     be) while Telnyx is failing."""
     async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
-        client = TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0)
-        cache = TenantCache(
-            max_bytes=2**24, tenant_max_bytes=2**24, stale_window=300, weigh=weigh_read
-        )
-        service = TelnyxService(client, cache)
+        client = client_of(http)
+        service = service_of(client)
         profile_id = profiles_of(alpha)[0]
         call = RetrieveMessagingProfile(id=profile_id)
         await read(service, ALPHA, call)
@@ -589,10 +595,8 @@ async def test_a_read_is_one_span_naming_its_operation_page_and_outcome(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     async with contextlib.aclosing(HttpxUpstream(upstream)) as http:
-        service = TelnyxService(
-            TelnyxClient(http, base_url=BASE_URL, max_retry_delay=0),
-            TenantCache(max_bytes=2**20, tenant_max_bytes=2**20, stale_window=0, weigh=weigh_read),
-            tracer_provider=provider,
+        service = service_of(
+            client_of(http), max_bytes=2**20, stale_window=0, tracer_provider=provider
         )
         for _ in range(2):  # a miss, then a hit
             await service.read(Caller(ALPHA), ListMessagingProfiles(page=2, size=5))

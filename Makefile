@@ -56,13 +56,14 @@ typecheck: $(VENV)/.dev
 contracts: $(VENV)/.dev
 	$(BIN)/lint-imports
 
-# The GraphQL suite runs twice: as configured, then on the libraries' own code paths
-# (GATEWAY_SPEEDUPS=false), so an upgrade that breaks a speed-up fails loudly.
-GRAPHQL_SUITE := tests/schema tests/test_security.py tests/test_paths.py tests/test_budgets.py
+# The GraphQL and tracing suites run twice: as configured, then on the libraries' own code
+# paths (GATEWAY_SPEEDUPS=false), so an upgrade that breaks a speed-up fails loudly.
+SPEEDUPS_SUITE := tests/schema tests/test_security.py tests/test_paths.py tests/test_budgets.py \
+	tests/observability tests/test_telemetry.py
 
 pytest: $(VENV)/.dev web node-tools
 	$(BIN)/python -m pytest
-	GATEWAY_SPEEDUPS=false $(BIN)/python -m pytest -q $(GRAPHQL_SUITE)
+	GATEWAY_SPEEDUPS=false $(BIN)/python -m pytest -q $(SPEEDUPS_SUITE)
 
 # Mutation testing of the modules where a slip is a security or correctness incident
 # (docs/mutation.md), not part of `make test`. Results are kept in mutants/ and a later run

@@ -164,7 +164,7 @@ async def gateway(scenario: str, *, replay: bool = True) -> AsyncIterator[Gatewa
     )
     telemetry = build_telemetry(settings)
     exporter = NullExporter()
-    telemetry.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    telemetry.add_span_processor(BatchSpanProcessor(exporter))
     rate = RateLimit(per_second=1_000_000.0, burst=1_000_000)
     tenant = Tenant(stack.TENANT_ID, SecretStr(stack.TELNYX_KEY), rate)
     upstream = Replay(simulator)

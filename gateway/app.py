@@ -90,7 +90,7 @@ def _breaker(settings: Settings, telemetry: Telemetry) -> Breaker | None:
         probes=settings.upstream_circuit_probes,
     )
     return Breaker(
-        policy, tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        policy, tracer_provider=telemetry.tracing, meter_provider=telemetry.meter_provider
     )
 
 
@@ -232,7 +232,7 @@ def create_app(
         retry_budget_min_per_second=settings.upstream_retry_budget_min_per_second,
         breaker=breaker,
         account_budget=account_budget,
-        tracer_provider=telemetry.tracer_provider,
+        tracer_provider=telemetry.tracing,
         meter_provider=telemetry.meter_provider,
     )
     shared = _shared_tier(settings)
@@ -268,7 +268,7 @@ def create_app(
             short_codes=settings.cache_ttl_short_codes,
             phone_numbers=settings.cache_ttl_phone_numbers,
         ),
-        tracer_provider=telemetry.tracer_provider,
+        tracer_provider=telemetry.tracing,
         meter_provider=telemetry.meter_provider,
         publish=None if coherence is None else coherence.publish,
     )
@@ -329,7 +329,7 @@ def create_app(
         service,
         tenants,
         settings,
-        tracer_provider=telemetry.tracer_provider,
+        tracer_provider=telemetry.tracing,
         rate_limiter=rate_limiter,
         responses=responses,
     )
@@ -349,7 +349,7 @@ def create_app(
             *([] if reloader is None else [Middleware(CountInFlight, inflight=reloader.inflight)]),
             Middleware(
                 ServerTelemetry,
-                tracer_provider=telemetry.tracer_provider,
+                tracer_provider=telemetry.tracing,
                 meter_provider=telemetry.meter_provider,
                 excluded_paths=UNTRACED_PATHS,
                 identify_scope=identify,

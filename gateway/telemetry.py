@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +23,11 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    SpanLimits,
+    SpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -37,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.config import Settings
+from gateway.spans import LeanTracerProvider
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SERVER_SCOPE = "gateway.server"
@@ -58,10 +63,23 @@ class Telemetry:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
     registry: CollectorRegistry
-    _processors: list[SpanProcessor] = field(default_factory=list)
+    _tracing: LeanTracerProvider | None = None
     # A `time.monotonic()` by which `shutdown` must return, whatever the exporters do; the
     # server sets it from the shutdown budget when SIGTERM arrives.
     shutdown_deadline: float | None = None
+
+    @property
+    def tracing(self) -> trace.TracerProvider:
+        """Where the gateway's tracers come from: `tracer_provider` itself, or with the
+        speed-ups the lean tracers over it (gateway/spans.py), recording to the same
+        processors."""
+        return self.tracer_provider if self._tracing is None else self._tracing
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        """Hand every span ended from now on to `processor` too, whichever tracer made it."""
+        (self.tracer_provider if self._tracing is None else self._tracing).add_span_processor(
+            processor
+        )
 
     def metrics_text(self) -> bytes:
         return generate_latest(self.registry)
@@ -177,12 +195,8 @@ def build_telemetry(
         {"service.name": settings.otel_service_name, "service.version": __version__}
     )
     # No exit hooks: an exit hook's flush has no deadline, and `Telemetry.shutdown` has one.
-    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-    processors = _exporters(settings)
-    if span_exporter is not None:
-        processors.append(SimpleSpanProcessor(span_exporter))
-    for processor in processors:
-        tracer_provider.add_span_processor(processor)
+    limits = SpanLimits()
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=limits)
     registry = CollectorRegistry(auto_describe=True)
     readers: list[MetricReader] = [PrometheusMetricReader(registry=registry), *metric_readers]
     meter_provider = MeterProvider(
@@ -196,7 +210,13 @@ def build_telemetry(
     # OTEL_SDK_DISABLED turns the SDK off for every signal, /metrics included; here it stops
     # tracing only (README): the metrics are the gateway's own page, not an export.
     meter_provider._disabled = False
-    return Telemetry(tracer_provider, meter_provider, registry, processors)
+    lean = LeanTracerProvider(tracer_provider, limits) if settings.speedups else None
+    telemetry = Telemetry(tracer_provider, meter_provider, registry, _tracing=lean)
+    for processor in _exporters(settings):
+        telemetry.add_span_processor(processor)
+    if span_exporter is not None:
+        telemetry.add_span_processor(SimpleSpanProcessor(span_exporter))
+    return telemetry
 
 
 def redact_path(path: str) -> str:

@@ -82,6 +82,23 @@ class Loaders:
         # Page 1 of account-wide lists, read with a page of profiles (`prefetch`).
         self._prefetched: dict[Nested[Any], asyncio.Future[Any]] = {}
 
+    def close(self) -> None:
+        """Let go of what the request loaded, once it is answered. The loaders' load
+        functions refer back to this object: left as they are, the request's loaders,
+        futures and pages form a cycle only the cyclic garbage collector frees, and every
+        request adds to its work."""
+        loaders: list[DataLoader[Any, Any]] = [
+            self.profile,
+            self.short_code,
+            self.phone_number,
+            self.metrics,
+            *self._nested.values(),
+        ]
+        for loader in loaders:
+            loader.clear_all()
+            loader.load_fn = _closed
+        self._nested.clear()
+
     def nested(self, nested: Nested[T]) -> DataLoader[PageKey, telnyx.Page[T]]:
         """The loader of one nested list's pages, by (profile id, page number, size)."""
         loader = self._nested.get(nested)
@@ -216,6 +233,10 @@ class Loaders:
             if all(item is not None for item in found):
                 return [dict(item) for item in found if item is not None]
         return await _each(self._profile_metrics)(keys)
+
+
+async def _closed(keys: list[Any]) -> Sequence[Any]:
+    raise RuntimeError("the request these loaders served is over")
 
 
 def _settled(task: asyncio.Future[Any]) -> None:

@@ -213,6 +213,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 return _errors(answer, exc.reason, BAD_USER_INPUT, 405, {"Allow": "POST"})
             code = NOT_FOUND if exc.status_code == 404 else BAD_USER_INPUT
             return _errors(answer, exc.reason, code, exc.status_code)
+        finally:
+            context.loaders.close()
         if cacheable is not None and self._cached is not None:
             self._cached.keep(cacheable, context, self.encode_json)
         response.headers["Content-Type"] = answer.media_type

@@ -2,7 +2,8 @@
 
 `create_app` over the in-process simulator, seeded as `bench.run` seeds it, with the
 production settings that matter here: spans recorded and handed to a batch processor (the
-export itself dropped), the default sampler, the cache on, GraphiQL and introspection off.
+export itself dropped), the default sampler, the cache on, GraphiQL and introspection off,
+and the garbage collector frozen and tuned as `python -m gateway serve` leaves it.
 
 With `replay`, the simulator answers only while the cache is filled: its answers are kept
 and replayed byte for byte from then on, so the measured CPU is the gateway's alone (in
@@ -13,6 +14,7 @@ without an HTTP client, whose work is the load generator's, not the gateway's.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Message
 
 from bench import stack
 from bench.scenario import LIST_QUERY, NESTED_BODY, PROFILE_QUERY
+from gateway.__main__ import GC_THRESHOLDS
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
@@ -196,6 +199,15 @@ async def gateway(scenario: str, *, replay: bool = True) -> AsyncIterator[Gatewa
         await one()
     upstream.recording = not replay
     telemetry.tracer_provider.force_flush()
-    yield Gateway(telemetry, exporter, one)
-    telemetry.tracer_provider.force_flush()
-    telemetry.shutdown()
+    # The collector as `python -m gateway serve` sets it up.
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield Gateway(telemetry, exporter, one)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        telemetry.tracer_provider.force_flush()
+        telemetry.shutdown()

@@ -32,7 +32,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telemetry import Telemetry, build_telemetry
-from gateway.telnyx.transport import HttpxUpstream
+from gateway.telnyx.transport import HttpxUpstream, Received, reply
 from gateway.tenancy import RateLimit, Tenant, TenantRegistry
 
 TOKEN = "bench-profile-token"  # noqa: S105  -- an in-process tenant, not a secret
@@ -80,11 +80,11 @@ class Replay:
         headers: Mapping[str, str],
         content: bytes | None,
         phases: Mapping[str, float | None],
-    ) -> httpx.Response:
+    ) -> Received:
         key = (method, url)
         if not self.recording:
             status, raw, body = self._answers[key]
-            return httpx.Response(status, headers=raw, content=body)
+            return reply(status, raw, body)
         answer = await self._upstream.exchange(method, url, headers, content, phases)
         self._answers[key] = (answer.status_code, answer.headers.raw, answer.content)
         return answer

@@ -38,7 +38,7 @@ from gateway.telnyx.retry import (
     response_is_retryable,
     retry_delay,
 )
-from gateway.telnyx.transport import ACCEPT_ENCODING, Upstream, never_sent
+from gateway.telnyx.transport import ACCEPT_ENCODING, Received, Upstream, never_sent
 from gateway.tenancy import Tenant
 
 USER_AGENT = f"telnyx-messaging-gateway/{__version__}"
@@ -142,7 +142,7 @@ class TelnyxClient:
         params: Params | None = None,
         json: Mapping[str, Any] | None = None,
         route: str | None = None,
-    ) -> httpx.Response:
+    ) -> Received:
         """Send one operation for `tenant`, with retries, and return its 2xx response.
 
         `path` is relative to the base URL and already encoded; `route` is its template
@@ -187,7 +187,7 @@ class TelnyxClient:
         operation: str,
         attempt: _Attempt,
         ticket: Ticket | None = None,
-    ) -> httpx.Response:
+    ) -> Received:
         """The attempts of one call, until a 2xx, an error not worth retrying, or the end
         of the retries, the retry budget or the deadline."""
         secret = tenant.telnyx_api_key.get_secret_value()
@@ -196,7 +196,7 @@ class TelnyxClient:
         method = attempt.method
         self._budget.attempted(tenant.id)
         while True:
-            response: httpx.Response | None = None
+            response: Received | None = None
             failure: httpx.RequestError | None = None
             try:
                 response = await self._attempt(
@@ -260,7 +260,7 @@ class TelnyxClient:
         resend_count: int,
         deadline: float,
         ticket: Ticket | None,
-    ) -> httpx.Response:
+    ) -> Received:
         slot = self._slots.get(tenant.id)
         if slot is None:
             slot = self._slots[tenant.id] = asyncio.Semaphore(self._tenant_concurrency)

@@ -20,12 +20,13 @@ from gateway.errors import (
     UpstreamUnavailableError,
 )
 from gateway.telnyx.retry import parse_retry_after
+from gateway.telnyx.transport import Received
 
 REDACTED = "[redacted]"
 
 
 def error_for_response(
-    operation: str, response: httpx.Response, *, secret: str, now: float
+    operation: str, response: Received, *, secret: str, now: float
 ) -> UpstreamError:
     """The error for a non-2xx answer, with Telnyx's error entries kept."""
     status = response.status_code
@@ -50,7 +51,7 @@ def error_for_response(
     return kind(operation, status=status, errors=errors)
 
 
-def error_details(response: httpx.Response, *, secret: str) -> tuple[ErrorDetail, ...]:
+def error_details(response: Received, *, secret: str) -> tuple[ErrorDetail, ...]:
     """Telnyx's `errors` entries; one generic entry when the body is not that envelope."""
     status = response.status_code
     title = response.reason_phrase or f"HTTP {status}"
@@ -166,7 +167,7 @@ def error_type(exc: BaseException) -> str:
     )
 
 
-def rate_limit_delay(response: httpx.Response, now: float) -> float | None:
+def rate_limit_delay(response: Received, now: float) -> float | None:
     """How long Telnyx asks the account to wait after a 429, in seconds, if it says."""
     delay = parse_retry_after(response.headers, now=now)
     if delay is not None and delay > 0:

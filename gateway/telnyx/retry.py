@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import httpx
 
+from gateway.telnyx.transport import Received
+
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 INITIAL_RETRY_DELAY = 0.5
 # The Python SDK ignores a server-given delay outside (0, 60] seconds and backs off instead.
@@ -23,7 +25,7 @@ MAX_SERVER_DELAY = 60.0
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-def response_is_retryable(method: str, response: httpx.Response) -> bool:
+def response_is_retryable(method: str, response: Received) -> bool:
     """Whether Telnyx's answer invites another attempt of this method."""
     override = response.headers.get("x-should-retry")
     # The server knows whether it acted on the request, so its word outranks our POST caution.

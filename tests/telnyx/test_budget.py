@@ -8,6 +8,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 import redis.asyncio as redis
 from pydantic import SecretStr
@@ -62,7 +63,8 @@ def budget(
 async def retrieve(upstream: Upstream, account: UpstreamBudget, time: FakeTime) -> object:
     client = make_client(upstream, time=time, account_budget=account, max_retries=0)
     try:
-        return (await client.request(tenant(), "RetrieveMessagingProfile", "GET", "/p")).json()
+        answer = await client.request(tenant(), "RetrieveMessagingProfile", "GET", "/p")
+        return orjson.loads(answer.content)
     except (UpstreamBudgetError, UpstreamRateLimitedError) as exc:
         return exc
 
@@ -181,7 +183,7 @@ async def test_without_redis_telnyx_429_still_pauses_this_replica(prefix: str) -
     answer = await client.request(tenant(), "RetrieveMessagingProfile", "GET", "/p")
 
     # Telnyx's own reset header paused the account; the retry waited it out, then was sent.
-    assert answer.json() == {"data": PROFILE}
+    assert orjson.loads(answer.content) == {"data": PROFILE}
     assert len(throttled.requests) == 2
     assert time.slept == [0.5, 6.5]  # the retry's backoff, then the rest of the pause
 

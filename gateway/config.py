@@ -363,11 +363,12 @@ class Settings(BaseSettings):
         "page) and groups it by profile, when that takes fewer calls than one per profile; "
         "same answers either way; `false` always reads per profile",
     )
-    # Speed-ups that reach into libraries' internals (schema.speedups, gateway.otlp).
+    # Speed-ups that reach into libraries' internals (schema.speedups, gateway.otlp,
+    # gateway.spans).
     speedups: bool = Field(
         default=True,
         description="the speed-ups that reach into libraries' internals (graphql-core's "
-        "executor, strawberry's request parsing, the OTLP span encoder; see "
+        "executor, strawberry's request parsing, the OTLP span encoder, the span recorder; see "
         "`schema/speedups/__init__.py` and `bench/README.md`); `false` runs the libraries' own "
         "code paths, should an upgrade break one",
     )

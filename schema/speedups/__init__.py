@@ -1,17 +1,18 @@
 """Speed-ups that reach into libraries' internals, all behind one switch.
 
 `GATEWAY_SPEEDUPS=false` turns every one of them off, and the libraries' own code paths
-run instead; the GraphQL test suite runs both ways, so a library upgrade that breaks a
-speed-up fails loudly and the switch keeps the gateway serving meanwhile. Each is kept
-only while `make bench` shows it pays (figures in `bench/README.md`):
+run instead; the GraphQL and tracing test suites run both ways, so a library upgrade that
+breaks a speed-up fails loudly and the switch keeps the gateway serving meanwhile. Each is
+kept only while `make bench` shows it pays (figures in `bench/README.md`):
 
 - `execution`: graphql-core's executor reads plain scalar fields directly (it overrides
-  `ExecutionContext.execute_field` and reads strawberry's marker of default resolvers);
+  `ExecutionContext.execute_field` and reads strawberry's marker of default resolvers), and
+  holds itself weakly in its resolvers' async helpers, so a request leaves no cycle;
 - `lookahead`: a page of profiles loads its nested lists' pages itself, so the nested
   connections complete without coroutines;
 - `body`: one JSON operation is read without strawberry's request parser;
-- the OTLP span encoder in `gateway.otlp` (switched by the same setting in
-  `gateway.telemetry`).
+- the OTLP span encoder in `gateway.otlp` and the span recorder in `gateway.spans`
+  (switched by the same setting in `gateway.telemetry`).
 """
 
 from __future__ import annotations

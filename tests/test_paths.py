@@ -17,7 +17,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.simulator import Simulator
 from gateway.telnyx.models import Data
-from gateway.telnyx.operation import Family, Http, Read
+from gateway.telnyx.operation import Family, Http, PageNumber, PageSize, Read
 from gateway.telnyx.operations import OPERATIONS
 from gateway.telnyx.transport import build_upstream
 from gateway.tenancy import TenantRegistry
@@ -289,3 +289,38 @@ class RetrieveThing(Read[Data[dict[str, str]]]):
 )
 def test_any_value_stays_one_segment_of_its_operations_path(value: str, path: str) -> None:
     assert RetrieveThing(id=value).url_path() == path
+
+
+class ListThings(Read[Data[dict[str, str]]]):
+    """A list read: its page and size are its window."""
+
+    http = Http("GET", "/things", "ListThings", "List things")
+    family = Family.PROFILES
+
+    page: PageNumber = 1
+    size: PageSize = 20
+
+
+class PagedThings(Read[Data[dict[str, str]]]):
+    """A page number without a size is no window."""
+
+    http = Http("GET", "/paged", "PagedThings", "Paged things")
+    family = Family.PROFILES
+
+    page: PageNumber = 1
+
+
+class SizedThings(Read[Data[dict[str, str]]]):
+    """Nor is a size without a page number."""
+
+    http = Http("GET", "/sized", "SizedThings", "Sized things")
+    family = Family.PROFILES
+
+    size: PageSize = 20
+
+
+def test_a_reads_window_is_its_page_and_size_when_it_has_both() -> None:
+    assert ListThings(page=3, size=50).page_window() == (3, 50)
+    assert RetrieveThing(id="x").page_window() is None
+    assert PagedThings(page=3).page_window() is None
+    assert SizedThings(size=50).page_window() is None

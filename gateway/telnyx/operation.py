@@ -296,7 +296,11 @@ class Read(Operation[R]):
 
     def page_window(self) -> tuple[int, int] | None:
         """(page number, page size) of a list read; None for others."""
-        page, size = getattr(self, "page", None), getattr(self, "size", None)
+        # Asked of the class first: a missing attribute costs pydantic an exception.
+        fields = type(self).model_fields
+        if "page" not in fields or "size" not in fields:
+            return None
+        page, size = getattr(self, "page"), getattr(self, "size")  # noqa: B009
         return (page, size) if isinstance(page, int) and isinstance(size, int) else None
 
 

@@ -300,8 +300,10 @@ class Read(Operation[R]):
         fields = type(self).model_fields
         if "page" not in fields or "size" not in fields:
             return None
-        page, size = getattr(self, "page"), getattr(self, "size")  # noqa: B009
-        return (page, size) if isinstance(page, int) and isinstance(size, int) else None
+        # Both are PageNumber and PageSize fields, validated ints.
+        page: int = getattr(self, "page")  # noqa: B009
+        size: int = getattr(self, "size")  # noqa: B009
+        return page, size
 
 
 @dataclass(frozen=True, slots=True)

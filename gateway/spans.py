@@ -138,9 +138,18 @@ class Tracer(trace.Tracer):
         )
         if decision is Decision.DROP:
             return trace.NonRecordingSpan(span_context)
-        span = LeanSpan(recorder, self._scope, name, span_context, parent, kind, links, start_time)
-        span.record_exceptions = record_exception
-        span.status_on_exception = set_status_on_exception
+        span = LeanSpan(
+            recorder,
+            self._scope,
+            name,
+            span_context,
+            parent,
+            kind,
+            links,
+            start_time,
+            record_exceptions=record_exception,
+            status_on_exception=set_status_on_exception,
+        )
         if sampled.attributes:
             span.set_attributes(sampled.attributes)
         return span
@@ -219,6 +228,9 @@ class LeanSpan(trace.Span):
         kind: SpanKind,
         links: Sequence[Link],
         start_time: int | None,
+        *,
+        record_exceptions: bool,
+        status_on_exception: bool,
     ) -> None:
         self._recorder = recorder
         self._scope = scope
@@ -233,8 +245,9 @@ class LeanSpan(trace.Span):
         self._status = _UNSET
         self._start = start_time if start_time is not None else _time_ns()
         self._end: int | None = None
-        self.record_exceptions = True
-        self.status_on_exception = True
+        # What `with span:` does with an exception, as the SDK's span does.
+        self._record_exceptions = record_exceptions
+        self._status_on_exception = status_on_exception
 
     def get_span_context(self) -> SpanContext:
         return self._context
@@ -359,9 +372,9 @@ class LeanSpan(trace.Span):
     ) -> None:
         # `with span:` on a span started with `start_span`, as the SDK's span does it.
         if exc is not None and self.is_recording():
-            if self.record_exceptions:
+            if self._record_exceptions:
                 self.record_exception(exc, escaped=True)
-            if self.status_on_exception:
+            if self._status_on_exception:
                 self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         self.end()
 

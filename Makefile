@@ -5,7 +5,7 @@ NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck contracts pytest schema lock mutate bench bench-transport bench-reload bench-servers clean web node-tools
+.PHONY: run test lint typecheck contracts pytest schema lock mutate bench bench-transport bench-reload bench-servers bench-peer clean web node-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ web/node_modules/.package-lock.json: web/package-lock.json
 
 tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
 	$(call npm_ci,tests/node)
+
+bench/peer/node_modules/.package-lock.json: bench/peer/package-lock.json
+	$(call npm_ci,bench/peer)
 
 web: web/node_modules/.package-lock.json
 
@@ -93,6 +96,10 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench.replicas
 	$(BIN)/python -m bench.budget
 
+# The gateway beside Hive Gateway + GraphQL Mesh (bench/peer/, installed from its lock file).
+bench-peer: $(VENV)/.dev bench/peer/node_modules/.package-lock.json
+	$(BIN)/python -m bench.peer
+
 bench-transport: $(VENV)/.dev
 	$(BIN)/python -m bench.transport
 
@@ -109,4 +116,4 @@ lock:
 	uv pip compile pyproject.toml --group dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache web/node_modules tests/node/node_modules
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache web/node_modules tests/node/node_modules bench/peer/node_modules

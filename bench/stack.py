@@ -99,13 +99,21 @@ class Stack:
     workdir: Path
     servers: list[Server] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Server:
-        """Run `python <argv>` with exactly `env`; "{port}" in either becomes a free port."""
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        program: str = sys.executable,
+    ) -> Server:
+        """Run `program <argv>` (our interpreter by default) with exactly `env`; "{port}" in
+        either becomes a free port."""
         port = str(free_port())
         log = self.workdir / f"{name}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(  # noqa: S603  -- our own interpreter and modules
-                [sys.executable, *(arg.replace("{port}", port) for arg in argv)],
+            process = subprocess.Popen(  # noqa: S603  -- our own interpreter, modules and tools
+                [program, *(arg.replace("{port}", port) for arg in argv)],
                 cwd=ROOT,
                 # Exactly these variables: no GATEWAY_* or OTEL_* leaks in from outside.
                 env={key: value.replace("{port}", port) for key, value in (env or {}).items()},

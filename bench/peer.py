@@ -215,8 +215,8 @@ def report(
         lines.append((
             row.label,
             f"{sample.rate:,.0f}",
-            f"{sample.percentile(0.5) * 1000:.1f}",
-            f"{sample.percentile(0.99) * 1000:.1f}",
+            f"{sample.percentile(50) * 1000:.1f}",
+            f"{sample.percentile(99) * 1000:.1f}",
             "-" if cpu is None else f"{cpu:.2f}",
         ))  # fmt: skip
     if markdown:

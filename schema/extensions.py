@@ -13,7 +13,8 @@ the order they used to run:
   document's lane given back, then the span finished;
 - parsing and validation through bounded LRU caches (one per schema; validation's keyed
   by the parsed document's identity);
-- after validation: the cost limit, then a lane for a heavy document;
+- after validation: the cost limit (its counts remembered per document, as validation's),
+  then a lane for a heavy document;
 - at execution: the operation's type noted on the context (only queries are kept whole);
 - `extensions.cache` in the result: whether the data came from the cache, and whether any
   was stale.
@@ -42,6 +43,7 @@ from strawberry.schema.schema import validate_document
 from schema.api.context import Context
 from schema.api.errors import translate_result
 from schema.limits.cost import charge
+from schema.limits.sizes import Sizes
 from schema.limits.turns import Held, Lanes
 
 # As many documents as strawberry's own parser and validation caches keep: each parsed
@@ -61,6 +63,7 @@ class Steps:
     lanes: Lanes | None
     parse: Callable[..., DocumentNode]
     validate: Validations
+    sizes: Sizes
 
     @classmethod
     def build(
@@ -78,6 +81,7 @@ class Steps:
             lanes,
             functools.lru_cache(maxsize=CACHED_DOCUMENTS)(parse),
             Validations(CACHED_DOCUMENTS),
+            Sizes(CACHED_DOCUMENTS),
         )
 
 
@@ -156,7 +160,7 @@ class Operation(SchemaExtension):
             context.pre_execution_errors = steps.validate(
                 context.schema._schema, document, context.validation_rules
             )
-        refused = charge(context)
+        refused = charge(context, steps.sizes)
         if refused is None and steps.lanes is not None:
             self._held, refused = await steps.lanes.admit(context)
         if refused is not None:

@@ -18,7 +18,8 @@ Telnyx reads and writes it can cause in the worst case:
 
 The cost depends on the variables, so it is counted per operation after validation (the
 validation cache shares results between variable values) and charged to the request:
-the operations of a batch share one budget.
+the operations of a batch share one budget. The count is remembered per parsed document,
+under what the variables' values tell it (`schema.limits.sizes`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from strawberry.types import ExecutionContext
 
 from schema.api.paging import DEFAULT_FIRST, upstream_size
+from schema.limits.sizes import Size as Size  # re-exported: `operation_size` answers one
+from schema.limits.sizes import Sizes
 
 # strawberry's back-reference from a graphql-core field to its own field definition.
 _DEFINITION = "strawberry-definition"
@@ -114,10 +117,13 @@ class _Counter:
         self._max_first = max_first
         # Items the answer can hold: every connection's `first`, once per parent.
         self.items = 0
+        # The variables whose values the count read: the same whatever their values.
+        self.read: set[str] = set()
 
     def _value(self, node: ValueNode | None) -> Any:
         if isinstance(node, VariableNode):
             name = node.name.value
+            self.read.add(name)
             if name in self._variables:
                 return self._variables[name]
             return self._value(self._defaults.get(name))
@@ -206,14 +212,6 @@ class _Counter:
         return total
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
-    """What an operation can cost at most: upstream calls, and items in its answer."""
-
-    calls: int
-    items: int
-
-
 def operation_size(
     schema: GraphQLSchema,
     resolved: frozenset[tuple[str, str]],
@@ -226,6 +224,20 @@ def operation_size(
     """The most upstream calls `operation` makes with these variables, and the most items
     (the edges of its connections, nested ones once per parent) its answer holds: the work
     of building the answer grows with those."""
+    size, _ = _measure(schema, resolved, operation, fragments, variables, max_first=max_first)
+    return size
+
+
+def _measure(
+    schema: GraphQLSchema,
+    resolved: frozenset[tuple[str, str]],
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any] | None,
+    *,
+    max_first: int,
+) -> tuple[Size, frozenset[str]]:
+    """`operation_size`, and the names of the variables it read."""
     defaults = {
         definition.variable.name.value: definition.default_value
         for definition in operation.variable_definitions or ()
@@ -234,7 +246,7 @@ def operation_size(
     counter = _Counter(schema, resolved, fragments, variables or {}, defaults, max_first)
     root = schema.get_root_type(operation.operation)
     calls = 0 if root is None else counter.count(root, operation.selection_set, 1)
-    return Size(calls, counter.items)
+    return Size(calls, counter.items), frozenset(counter.read)
 
 
 def operation_cost(
@@ -251,7 +263,7 @@ def operation_cost(
     return size.calls
 
 
-def charge(context: ExecutionContext) -> GraphQLError | None:
+def charge(context: ExecutionContext, sizes: Sizes) -> GraphQLError | None:
     """Charge the operation's worst-case upstream calls and items to the request's budget
     (its `cost`: the limits, and what the request's earlier operations spent); the error
     that refuses it when they exceed the budget (nothing is charged then).
@@ -266,21 +278,28 @@ def charge(context: ExecutionContext) -> GraphQLError | None:
     operation = get_operation_ast(document, context.operation_name)
     if operation is None:  # several operations and no name: execution says so
         return None
-    fragments = {
-        definition.name.value: definition
-        for definition in document.definitions
-        if isinstance(definition, FragmentDefinitionNode)
-    }
     request = context.context  # the gateway's `Context`
     budget: CostBudget = request.cost
     schema = context.schema._schema
-    size = operation_size(
+    max_first: int = request.max_page_size
+
+    def measure() -> tuple[Size, frozenset[str]]:
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        resolved = resolved_fields(schema)
+        variables = context.variables
+        return _measure(schema, resolved, operation, fragments, variables, max_first=max_first)
+
+    size = sizes.size(
+        document,
         schema,
-        resolved_fields(schema),
-        operation,
-        fragments,
+        context.operation_name,
         context.variables,
-        max_first=request.max_page_size,
+        max_first=max_first,
+        measure=measure,
     )
     calls, items = budget.spent + size.calls, budget.items + size.items
     if calls > budget.limit:

@@ -368,7 +368,8 @@ class Settings(BaseSettings):
     speedups: bool = Field(
         default=True,
         description="the speed-ups that reach into libraries' internals (graphql-core's "
-        "executor, strawberry's request parsing, the OTLP span encoder, the span recorder; see "
+        "executor, strawberry's request parsing and extension runner, the OTLP span encoder, "
+        "the span recorder; see "
         "`schema/speedups/__init__.py` and `bench/README.md`); `false` runs the libraries' own "
         "code paths, should an upgrade break one",
     )

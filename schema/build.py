@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from opentelemetry import trace
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -18,7 +19,7 @@ from schema.api.query import Query
 from schema.extensions import Operation, Steps
 from schema.federation import SCALARS, federated_query, subgraph_sdl
 from schema.limits.turns import Lanes
-from schema.speedups import OFF, Speedups
+from schema.speedups import OFF, Runner, Speedups
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,7 +28,17 @@ if TYPE_CHECKING:
 
 
 class GatewaySchema(strawberry.Schema):
-    """A strawberry schema that logs unexpected errors by type, never by message."""
+    """A strawberry schema that logs unexpected errors by type, never by message, and runs
+    its extensions with the speed-ups' runner when they are on."""
+
+    extensions_runner: Runner | None = None
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        if self.extensions_runner is None:
+            return super().create_extensions_runner(execution_context, extensions)
+        return self.extensions_runner(execution_context, extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -41,13 +52,15 @@ def _schema(
     speedups: Speedups = OFF,
     query: type[Query] = Query,
 ) -> GatewaySchema:
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=query,
         mutation=Mutation,
         extensions=extensions,
         config=config,
         execution_context_class=speedups.execution_context_class,
     )
+    schema.extensions_runner = speedups.extensions_runner
+    return schema
 
 
 def build_schema(

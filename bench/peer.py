@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -41,7 +42,7 @@ import orjson
 from bench import stack
 from bench.load import BadResponseError, Sample, drive, fetch
 from bench.scenario import LIST_QUERY, PROFILE_QUERY
-from bench.servers_compare import tree_cpu_seconds
+from bench.servers_compare import process_tree, tree_cpu_seconds
 
 PEER = stack.ROOT / "bench/peer"
 SPEC = stack.ROOT.parent / "shared/telnyx/openapi-messaging.yaml"
@@ -117,16 +118,10 @@ def start_peer(processes: stack.Stack, supergraph: Path, simulator: stack.Server
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its descendants."""
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        total += next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line)
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, StopIteration):
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+            total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     return total / 1024
 
 

@@ -117,10 +117,11 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def open_files(pid: int) -> int:
-    return sum(len(os.listdir(f"/proc/{p}/fd")) for p in _tree(pid))
+    return sum(len(os.listdir(f"/proc/{p}/fd")) for p in process_tree(pid))
 
 
-def _tree(pid: int) -> Iterator[int]:
+def process_tree(pid: int) -> Iterator[int]:
+    """A process and all its descendants, from /proc."""
     pending = [pid]
     while pending:
         current = pending.pop()

@@ -84,7 +84,7 @@ class _Synchronous:
         self._manager = manager
 
     async def __aenter__(self) -> None:
-        self._manager.__enter__()
+        self.__enter__()
 
     async def __aexit__(
         self,
@@ -92,7 +92,7 @@ class _Synchronous:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        return self._manager.__exit__(kind, error, traceback)
+        return self.__exit__(kind, error, traceback)
 
     def __enter__(self) -> None:
         self._manager.__enter__()

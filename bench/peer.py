@@ -2,12 +2,14 @@
 of Telnyx's OpenAPI extract, both in front of the same simulator, measured in one run.
 
     make bench-peer        # installs the peer from bench/peer/package-lock.json, then:
-    .venv/bin/python -m bench.peer [--duration S] [--passes N] [--latency S] [--markdown]
+    .venv/bin/python -m bench.peer [--concurrency N] [--duration S] [--passes N]
+                                   [--latency S] [--markdown] [--set NAME=VALUE]
 
 Cold reads on `--concurrency` connections (1 by default, as `bench.run` measures its cold
-scenarios; the peer was first measured on 8, with wrk): the peer keeps
-nothing, so every answer of its costs an upstream call, as a gateway read sent with
-`Cache-Control: no-cache` does. Scenarios, run in `--passes` passes alternately forwards and
+scenarios; the peer was first measured on 8, with wrk): the peer keeps nothing, so every
+answer of its costs an upstream call, as a gateway read sent with `Cache-Control: no-cache`
+does. `--set` gives the gateway an extra `GATEWAY_*` or `OTEL_*` variable
+(`OTEL_SDK_DISABLED=true`: no tracing, as the peer). Scenarios, run in `--passes` passes alternately forwards and
 backwards:
 
 - one profile by id, twelve fields: the peer's `RetrieveMessagingProfile`, the gateway's
@@ -235,7 +237,7 @@ async def run(args: argparse.Namespace) -> None:
         token = stack.new_token()
         servers = {
             "simulator": simulator,
-            "gateway": stack.start_gateway(processes, simulator, sink, token, {}),
+            "gateway": stack.start_gateway(processes, simulator, sink, token, args.set),
             "peer": start_peer(processes, supergraph, simulator),
         }
         async with aiohttp.ClientSession() as session:
@@ -248,6 +250,7 @@ async def run(args: argparse.Namespace) -> None:
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; simulator latency "
         f"{args.latency * 1000:g} ms; {args.duration:g} s per scenario in {args.passes} passes; "
         f"{args.concurrency} connection(s) each"
+        + "".join(f"; gateway {name}={value}" for name, value in args.set.items())
     )
     print(report(table, results, args.markdown))
     print(f"RSS at the end: gateway {memory['gateway']:.1f} MiB, peer {memory['peer']:.1f} MiB")
@@ -261,7 +264,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="connections per scenario")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added upstream")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra GATEWAY_* or OTEL_* variable for the gateway, e.g. OTEL_SDK_DISABLED=true",
+    )
     args = parser.parse_args(argv)
+    settings = [item.partition("=") for item in args.set]
+    if any(not sep or not name.startswith(("GATEWAY_", "OTEL_")) for name, sep, _ in settings):
+        parser.error("--set takes GATEWAY_*=VALUE or OTEL_*=VALUE")
+    args.set = {name: value for name, _, value in settings}
     if min(args.passes, args.concurrency) < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("passes and concurrency at least 1, duration positive, warmup at least 0")
     asyncio.run(run(args))

@@ -295,7 +295,6 @@ def charge(context: ExecutionContext, sizes: Sizes) -> GraphQLError | None:
 
     size = sizes.size(
         document,
-        schema,
         context.operation_name,
         context.variables,
         max_first=max_first,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLSchema
+from graphql import DocumentNode
 
 # As many documents as the parse and validation caches keep (`schema.extensions`).
 DOCUMENTS = 128
@@ -57,16 +57,18 @@ class _Document:
     # Kept alive, so no other document has its id while it is remembered.
     document: DocumentNode
     # The variables that each (schema, operation name) reads, by name.
-    reads: dict[tuple[GraphQLSchema, str | None], tuple[str, ...]]
+    reads: dict[str | None, tuple[str, ...]]
     sizes: OrderedDict[Hashable, Size]
 
 
 class Sizes:
-    """Operations' sizes, remembered by document object for the last `documents`, and per
-    document for the last `values` of (schema, operation, largest page, variables).
+    """One schema's operations' sizes (each schema's steps keep their own), remembered by
+    document object for the last `documents`, and per document for the last `values` of
+    (operation, largest page, variables).
 
     The parse cache hands back one object for one text, so the object identifies it, as it
-    does for `schema.extensions.Validations`."""
+    does for `schema.extensions.Validations`; each entry keeps its document, so an id is
+    never taken for another document's."""
 
     def __init__(self, documents: int = DOCUMENTS, values: int = VALUES) -> None:
         self._documents = documents
@@ -76,7 +78,6 @@ class Sizes:
     def size(
         self,
         document: DocumentNode,
-        schema: GraphQLSchema,
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         *,
@@ -86,31 +87,30 @@ class Sizes:
         """The size remembered for these values, else what `measure` says (then kept)."""
         variables = variables or {}
         kept = self._kept.get(id(document))
-        if kept is None:
+        if kept is None or kept.document is not document:
             kept = _Document(document, {}, OrderedDict())
             self._kept[id(document)] = kept
             if len(self._kept) > self._documents:
                 self._kept.popitem(last=False)
         else:
             self._kept.move_to_end(id(document))
-        operation = (schema, operation_name)
-        reads = kept.reads.get(operation)
+        reads = kept.reads.get(operation_name)
         if reads is not None:
-            key = self._key(operation, reads, variables, max_first)
+            key = self._key(operation_name, reads, variables, max_first)
             size = kept.sizes.get(key)
             if size is not None:
                 kept.sizes.move_to_end(key)
                 return size
         size, read = measure()
-        reads = kept.reads[operation] = tuple(sorted(read))
-        kept.sizes[self._key(operation, reads, variables, max_first)] = size
+        reads = kept.reads[operation_name] = tuple(sorted(read))
+        kept.sizes[self._key(operation_name, reads, variables, max_first)] = size
         if len(kept.sizes) > self._values:
             kept.sizes.popitem(last=False)
         return size
 
     @staticmethod
     def _key(
-        operation: tuple[GraphQLSchema, str | None],
+        operation_name: str | None,
         reads: tuple[str, ...],
         variables: Mapping[str, Any],
         max_first: int,
@@ -118,4 +118,4 @@ class Sizes:
         values = tuple(
             _reduced(variables[name], max_first) if name in variables else _ABSENT for name in reads
         )
-        return (*operation, max_first, values)
+        return (operation_name, max_first, values)

@@ -31,9 +31,15 @@ def refusal(calls: int, limit: int) -> str:
     return f"This request could make up to {calls} upstream calls; the limit is {limit}."
 
 
-async def charged(client: httpx.AsyncClient, document: str, variables: dict[str, Any]) -> str:
+async def charged(
+    client: httpx.AsyncClient,
+    document: str,
+    variables: dict[str, Any],
+    operation: str | None = None,
+) -> str:
     """What the gateway answered: "ran", else the message of the error that refused it."""
-    response = await client.post("/graphql", json={"query": document, "variables": variables})
+    body = {"query": document, "variables": variables, "operationName": operation}
+    response = await client.post("/graphql", json=body)
     body = response.json()
     if body.get("data") is not None:
         return "ran"
@@ -116,6 +122,19 @@ async def test_a_document_is_walked_once_for_the_values_it_is_sent_with(
             assert await charged(client, PAGE, {"n": n}) == "ran"
         assert await charged(client, PAGE, {}) == "ran"
     assert walks == [PAGE, COUNT, PAGE, PAGE]
+
+
+async def test_each_operation_of_a_document_is_charged_its_own_size(
+    make_app: MakeApp, walks: list[str]
+) -> None:
+    document = (
+        "query Few { messagingProfiles(first: 5) { edges { node { shortCodes { totalCount } } } } }"
+        " query Many { messagingProfiles(first: 30) { edges { node { shortCodes { totalCount } } } } }"
+    )
+    async with client_for(make_app(max_query_cost=1)) as client:
+        said = [await charged(client, document, {}, name) for name in ("Few", "Many") * 2]
+    assert said == [refusal(6, 1), refusal(31, 1)] * 2
+    assert walks == [document, document]
 
 
 @pytest.fixture(scope="module")

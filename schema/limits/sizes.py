@@ -56,7 +56,7 @@ def _reduced(value: Any, max_first: int) -> Hashable:
 class _Document:
     # Kept alive, so no other document has its id while it is remembered.
     document: DocumentNode
-    # The variables that each (schema, operation name) reads, by name.
+    # The names of the variables each operation (by its name) reads.
     reads: dict[str | None, tuple[str, ...]]
     sizes: OrderedDict[Hashable, Size]
 

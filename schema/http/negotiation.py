@@ -91,6 +91,20 @@ def is_request_error(result: ExecutionResult) -> bool:
     )
 
 
+# The `Accept` headers clients send most (aiohttp's and httpx's default, the JSON clients',
+# the draft's), negotiated once, each as `negotiate` answers it.
+_USUAL = {
+    accept: negotiate(accept)
+    for accept in (
+        "*/*",
+        JSON,
+        GRAPHQL_RESPONSE_JSON,
+        f"{GRAPHQL_RESPONSE_JSON}, {JSON}",
+        f"{GRAPHQL_RESPONSE_JSON}, {JSON};q=0.9",
+    )
+}
+
+
 @dataclass(slots=True)
 class Answer:
     """How one request is answered: its media type, and what its results were."""
@@ -105,7 +119,8 @@ class Answer:
 
     @classmethod
     def to(cls, accept: str | None) -> Answer:
-        return cls(negotiate(accept))
+        usual = _USUAL.get(accept) if accept is not None else JSON
+        return cls(usual or negotiate(accept))
 
     @property
     def strict(self) -> bool:

@@ -148,8 +148,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def _respond(self, request: Request) -> Response:
         answer = Answer.to(request.headers.get("accept"))
-        # GraphiQL is a static page: it holds no data, so it needs no token.
-        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+        # GraphiQL is a static page: it holds no data, so it needs no token. Only a GET asks
+        # for it (strawberry's own test, which this skips for every POST).
+        if request.method == "GET" and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
             if self.graphiql is not None:
                 return self.graphiql.page()
             return _errors(answer, "Not Found", NOT_FOUND, 404)

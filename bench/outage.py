@@ -287,20 +287,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only", choices=("before", "after"), help="one configuration instead of both"
     )
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an extra GATEWAY_* variable for the gateway, in both configurations",
+    stack.add_set_option(
+        parser, "an extra GATEWAY_* variable for the gateway, in both configurations"
     )
     args = parser.parse_args(argv)
     if args.outage <= 0 or args.deadline <= 0 or min(args.cached, args.cold) < 1:
         parser.error("outage and deadline must be positive, workers at least 1")
-    settings = [item.partition("=") for item in args.set]
-    if any(not sep or not name.startswith("GATEWAY_") for name, sep, _ in settings):
-        parser.error("--set takes GATEWAY_*=VALUE")
-    args.set = {name: value for name, _, value in settings}
+    args.set = stack.set_variables(parser, args.set, ("GATEWAY_",))
     return args
 
 

@@ -264,18 +264,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="connections per scenario")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added upstream")
     parser.add_argument("--markdown", action="store_true")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an extra GATEWAY_* or OTEL_* variable for the gateway, e.g. OTEL_SDK_DISABLED=true",
+    stack.add_set_option(
+        parser, "an extra GATEWAY_* or OTEL_* variable for the gateway, e.g. OTEL_SDK_DISABLED=true"
     )
     args = parser.parse_args(argv)
-    settings = [item.partition("=") for item in args.set]
-    if any(not sep or not name.startswith(("GATEWAY_", "OTEL_")) for name, sep, _ in settings):
-        parser.error("--set takes GATEWAY_*=VALUE or OTEL_*=VALUE")
-    args.set = {name: value for name, _, value in settings}
+    args.set = stack.set_variables(parser, args.set)
     if min(args.passes, args.concurrency) < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("passes and concurrency at least 1, duration positive, warmup at least 0")
     asyncio.run(run(args))

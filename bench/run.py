@@ -217,12 +217,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--cold-concurrency", type=int, default=1, help="workers for cold reads and writes"
     )
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an extra GATEWAY_* or OTEL_* variable for the gateway, e.g. OTEL_SDK_DISABLED=true",
+    stack.add_set_option(
+        parser, "an extra GATEWAY_* or OTEL_* variable for the gateway, e.g. OTEL_SDK_DISABLED=true"
     )
     parser.add_argument(
         "--only", type=lambda text: set(text.split(",")), help="comma-separated scenario keys"
@@ -230,10 +226,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.concurrency, args.cold_concurrency, args.passes) < 1 or args.duration <= 0:
         parser.error("concurrency and passes must be at least 1, duration positive")
-    settings = [item.partition("=") for item in args.set]
-    if any(not sep or not name.startswith(("GATEWAY_", "OTEL_")) for name, sep, _ in settings):
-        parser.error("--set takes GATEWAY_*=VALUE or OTEL_*=VALUE")
-    args.set = {name: value for name, _, value in settings}
+    args.set = stack.set_variables(parser, args.set)
     return args
 
 

@@ -3,6 +3,7 @@ each on a free 127.0.0.1 port, with the simulator seeded for the scenarios."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -250,6 +251,24 @@ def start_baseline(
     )
     baseline.wait_ready("/v2/messaging_profiles/any")
     return baseline
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--set NAME=VALUE`, repeatable: extra variables for the gateway (see `set_variables`)."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=help)
+
+
+def set_variables(
+    parser: argparse.ArgumentParser,
+    items: list[str],
+    prefixes: tuple[str, ...] = ("GATEWAY_", "OTEL_"),
+) -> dict[str, str]:
+    """`--set`'s NAME=VALUE items as variables; a usage error for one without `=` or with a
+    name outside `prefixes`."""
+    settings = [item.partition("=") for item in items]
+    if any(not sep or not name.startswith(prefixes) for name, sep, _ in settings):
+        parser.error("--set takes " + " or ".join(f"{prefix}*=VALUE" for prefix in prefixes))
+    return {name: value for name, _, value in settings}
 
 
 def new_token() -> str:
